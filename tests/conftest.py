@@ -1,0 +1,86 @@
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(
+        username="alice-admin", password="pw-admin-123456", is_staff=True
+    )
+    user.groups.add(Group.objects.get_or_create(name="Admins")[0])
+    return user
+
+
+@pytest.fixture
+def marketer(django_user_model):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(
+        username="bob-marketer", password="pw-marketer-123456"
+    )
+    user.groups.add(Group.objects.get_or_create(name="Marketers")[0])
+    return user
+
+
+def database_url_for_subprocess() -> str:
+    """Return a DATABASE_URL that points a child process at the test database."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("a real worker needs the PostgreSQL test database")
+    user = s.get("USER") or "postgres"
+    host = s.get("HOST") or "127.0.0.1"
+    port = s.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{s['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """Start a real Celery worker on the configured broker and the test database."""
+    from django.conf import settings
+
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        pytest.skip("integration tests run against Redis")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = (tmp_path / "worker.log").open("w")
+    from ordersync.celery import app
+
+    app.control.purge()
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "ordersync", "worker",
+            "--loglevel", "INFO", "--concurrency", "2", "--without-gossip",
+            "--without-mingle", "--hostname", f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    log_path = tmp_path / "worker.log"
+    while "ready." not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the worker did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    proc.log_path = log_path
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
