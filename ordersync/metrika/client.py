@@ -94,6 +94,35 @@ class _TrackedBody:
         return chunk
 
 
+class _FileBody:
+    """Present a file to the multipart encoder as a stream of known length.
+
+    The encoder copies anything with ``getvalue`` into memory and needs a length
+    for the rest; this wrapper offers ``read`` and a shrinking ``len`` only.
+    """
+
+    def __init__(self, fileobj: IO[bytes], size: int | None):
+        self._fileobj = fileobj
+        self.len = size if size is not None else _remaining_size(fileobj)
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._fileobj.read(size if size >= 0 else UPLOAD_BLOCKSIZE)
+        if not chunk and self.len > 0:
+            raise OSError("the file is shorter than its announced size")
+        self.len -= len(chunk)
+        return chunk
+
+
+def _remaining_size(fileobj: IO[bytes]) -> int:
+    try:
+        position = fileobj.tell()
+        end = fileobj.seek(0, 2)
+        fileobj.seek(position)
+    except (AttributeError, OSError, ValueError):
+        raise ValueError("cannot tell the file's size; pass size=") from None
+    return end - position
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -243,18 +272,14 @@ class _HTTPClient:
     ) -> MetrikaTransportError:
         reason = exc.args[0] if exc.args else None
         reason = getattr(reason, "reason", reason)
-        if isinstance(exc, requests.ConnectTimeout) or isinstance(
+        # urllib3's NewConnectionError subclasses ConnectTimeoutError: test it first.
+        if isinstance(reason, NewConnectionError):
+            kind, message = "connect", f"Could not connect to {host}"
+            sent = False
+        elif isinstance(exc, requests.ConnectTimeout) or isinstance(
             reason, ConnectTimeoutError
         ):
-            kind, message, sent = (
-                "connect_timeout",
-                f"Timed out connecting to {host}",
-                False,
-            )
-        elif isinstance(exc, requests.ConnectionError) and isinstance(
-            reason, NewConnectionError
-        ):
-            kind, message = "connect", f"Could not connect to {host}"
+            kind, message = "connect_timeout", f"Timed out connecting to {host}"
             sent = False
         elif isinstance(exc, requests.ReadTimeout):
             kind, message = "read_timeout", f"Timed out waiting for {host} to answer"
@@ -377,10 +402,12 @@ class MetrikaClient(_HTTPClient):
         delimiter: Delimiter | str = Delimiter.COMMA,
         filename: str = "orders.csv",
         progress: ProgressCallback | None = None,
+        size: int | None = None,
     ) -> Uploading:
         """Stream a simple-orders CSV to a counter and return the PASSED uploading.
 
-        ``fileobj`` is read in blocks, never whole. ``progress(sent, total)`` is
+        ``fileobj`` is read in blocks from its current position, never whole;
+        ``size`` is needed only when it cannot seek. ``progress(sent, total)`` is
         called with bytes handed to the network. Raise ``UploadRejectedError`` on
         a 200 ``FAILED`` and another ``MetrikaError`` on any other failure.
         """
@@ -388,7 +415,8 @@ class MetrikaClient(_HTTPClient):
             "merge_mode": MergeMode(str(merge_mode).upper()).value,
             "delimiter_type": Delimiter(str(delimiter).upper()).value,
         }
-        encoder = MultipartEncoder(fields={"file": (filename, fileobj, "text/csv")})
+        source = _FileBody(fileobj, size)
+        encoder = MultipartEncoder(fields={"file": (filename, source, "text/csv")})
         body = _TrackedBody(encoder, progress)
         response, record = self._send(
             "upload_simple_orders",

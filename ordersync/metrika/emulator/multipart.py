@@ -35,8 +35,9 @@ class BodyReader(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
-    def read_block(self, size: int = BLOCK) -> bytes:
+    def read_block(self, size: int | None = None) -> bytes:
         """Return up to ``size`` body bytes; b"" at the end of the body."""
+        size = size or BLOCK
         if self._done:
             return b""
         if self._chunked:
