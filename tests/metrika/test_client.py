@@ -22,6 +22,7 @@ from ordersync.metrika import (
     UploadRejectedError,
     ValidationStatus,
 )
+from ordersync.metrika.emulator.state import UploadRecord
 from tests.metrika.conftest import (
     CANARY,
     DOC_EXAMPLE,
@@ -128,8 +129,6 @@ def test_last_uploadings_offset_is_strictly_before(client, emulator):
 
 
 def _seed_uploads(emulator, counter_id, moments, prefix="u"):
-    from ordersync.metrika.emulator.state import UploadRecord
-
     for index, moment in enumerate(moments):
         created = datetime.fromisoformat(moment).replace(tzinfo=UTC).timestamp()
         emulator.state.uploads.append(
