@@ -1,0 +1,838 @@
+"""Open an order file by its content and stream its rows.
+
+``open_source`` returns a :class:`CsvSource` or an :class:`ExcelSource`. Both give the
+detected kind, sheets, encoding, delimiter, header row and column names, a quick
+``preview`` and a streaming ``iter_rows`` of ``(row_number, values)`` where the row
+number is the one a spreadsheet program shows (1-based, header included).
+
+CSV is read in byte chunks cut at line ends. The pipeline's fast path hands a chunk
+to polars when nothing in it can be parsed differently from Python's ``csv`` module
+(see :func:`_fast_frame`); every other chunk goes through ``csv.reader`` with
+``strict=True``, so quoting errors are reported with their line and never swallow
+rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import LimitExceededError, OptionsError, SourceError
+from .sniff import CSV, ODS, XLS, XLSX, Limits, detect_kind, formulas_without_value
+
+Value = Any  # str, or from Excel: float, int, bool, datetime, date, time
+Row = tuple[int, list[Value]]
+
+DELIMITERS = (",", ";", "\t", "|")
+_SAMPLE_BYTES = 1 << 20
+_CHUNK_BYTES = 4 << 20
+# UTF-8 Cyrillic (two bytes D0/D1 + continuation) seen twice in a row cannot be
+# ordinary cp1251 text ("РЎРѕ..."), so it marks a line saved in another encoding.
+_UTF8_IN_CP1251 = re.compile(rb"(?:[\xd0\xd1][\x80-\xbf]){2}")
+
+
+def open_source(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    limits: Limits | None = None,
+) -> CsvSource | ExcelSource:
+    """Open the file at ``path``, detecting its kind from its bytes.
+
+    ``encoding``, ``delimiter``, ``sheet`` and ``header_row`` override detection.
+    Raise :class:`SourceError` (with a code and a bilingual message) when the file
+    cannot be read as a table.
+    """
+    path = Path(path)
+    limits = limits or Limits()
+    kind = detect_kind(path, limits)
+    if kind == CSV:
+        return CsvSource(
+            path,
+            encoding=encoding,
+            delimiter=delimiter,
+            header_row=header_row,
+            limits=limits,
+        )
+    return ExcelSource(path, kind, sheet=sheet, header_row=header_row, limits=limits)
+
+
+# --------------------------------------------------------------------------- shared
+
+
+class _SourceBase:
+    kind: str
+    limits: Limits
+    header_row: int
+    columns: list[str]
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheets: list[str]
+    sheet: str | None = None
+
+    def iter_rows(self) -> Iterator[Row]:
+        """Yield ``(row_number, values)`` for every row below the header."""
+        for batch in self.iter_batches(fast=False):
+            yield from batch.rows
+
+    def iter_batches(self, *, fast: bool = True) -> Iterator[Batch]:
+        raise NotImplementedError
+
+    def preview(self, n: int = 100) -> list[Row]:
+        """Return the first ``n`` data rows as the engine reads them."""
+        out: list[Row] = []
+        for batch in self._preview_batches():
+            for row in batch.rows:
+                if len(out) >= n:
+                    return out
+                out.append(row)
+        return out
+
+    def _preview_batches(self) -> Iterator[Batch]:
+        return self.iter_batches(fast=False)
+
+    def describe(self) -> dict[str, Any]:
+        """Return what was detected, as a JSON-ready dict."""
+        return {
+            "kind": self.kind,
+            "sheets": self.sheets,
+            "sheet": self.sheet,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "header_row": self.header_row,
+            "columns": self.columns,
+        }
+
+
+@dataclass
+class Batch:
+    """Rows read together: either Python rows or, on the fast path, a polars frame.
+
+    ``frame`` holds string columns ``c0``..``cN`` for rows ``first_row`` onwards,
+    one per record, with no gaps.
+    """
+
+    rows: list[Row] = field(default_factory=list)
+    frame: Any = None
+    first_row: int = 0
+    consumed: float = 0.0  # fraction of the input read so far
+
+
+def column_names(header: list[Value]) -> list[str]:
+    """Return unique, non-empty column names for a header row."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for index, value in enumerate(header, start=1):
+        name = _cell_text(value).strip().replace("\ufeff", "")
+        name = " ".join(name.split()) or f"Column {index}"
+        key = name.casefold()
+        if key in seen:
+            seen[key] += 1
+            name = f"{name} ({seen[key]})"
+        else:
+            seen[key] = 1
+        names.append(name)
+    while (
+        names
+        and names[-1].startswith("Column ")
+        and not _cell_text(header[len(names) - 1])
+    ):
+        names.pop()
+    return names
+
+
+def detect_header_row(rows: list[Row], scan: int = 30) -> int | None:
+    """Return the row number of the header among the first rows, or None.
+
+    Title lines and blank rows above the table are skipped: the header is the first
+    row whose filled cells are all text and as many as the widest rows have, with
+    known column names (id, date, phone...) winning outright.
+    """
+    from .mapping import known_header_score
+
+    candidates = [(n, vals) for n, vals in rows[:scan] if _filled(vals) >= 1]
+    if not candidates:
+        return None
+    widest = max(_filled(vals) for _, vals in candidates)
+    best: tuple[float, int] | None = None
+    for number, values in candidates:
+        filled = _filled(values)
+        texts = [_cell_text(v) for v in values if _cell_text(v).strip()]
+        if not all(isinstance(v, str) for v in values if _cell_text(v).strip()):
+            continue
+        known = known_header_score(texts)
+        if known >= 2 and (best is None or known > best[0]):
+            best = (known, number)
+    if best:
+        return best[1]
+    for number, values in candidates:
+        filled = _filled(values)
+        if filled >= max(1, widest * 0.6) and all(
+            isinstance(v, str) and not _NUMBERISH.match(v.strip())
+            for v in values
+            if _cell_text(v).strip()
+        ):
+            return number
+    return candidates[0][0]
+
+
+_NUMBERISH = re.compile(r"^[\d\s.,:+\-/()]+$")
+
+
+def _filled(values: list[Value]) -> int:
+    return sum(1 for v in values if _cell_text(v).strip())
+
+
+def _cell_text(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return cell_to_text(value)
+
+
+def cell_to_text(value: Value) -> str:
+    """Return the text form of an Excel cell value, keeping numbers exact.
+
+    A phone stored as the number 79161234570.0 becomes "79161234570"; a number
+    too large to be exact in a float keeps its float form so a rule can refuse it
+    rather than send made-up digits.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 2**53:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M:%S")
+    return str(value)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+@dataclass
+class _Chunk:
+    raw: bytes  # as in the file
+    first_line: int  # physical line number of the first line
+    encoding: str
+    _text: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.raw.decode(self.encoding)
+        return self._text
+
+    @property
+    def utf8(self) -> bytes:
+        if self.encoding == "utf-8":
+            return self.raw
+        return self.text.encode("utf-8")
+
+
+class CsvSource(_SourceBase):
+    """A delimited text file."""
+
+    kind = CSV
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        encoding: str | None,
+        delimiter: str | None,
+        header_row: int | None,
+        limits: Limits,
+    ) -> None:
+        self.path = path
+        self.limits = limits
+        self.size = path.stat().st_size
+        self.sheets = []
+        with path.open("rb") as fh:
+            sample = fh.read(_SAMPLE_BYTES)
+        self._bom = b""
+        self.encoding, self.encoding_certain = self._detect_encoding(sample, encoding)
+        text = self._decode_sample(sample)
+        if delimiter is not None:
+            if len(delimiter) != 1 or delimiter in '\r\n"':
+                raise OptionsError("delimiter_invalid", value=delimiter)
+            self.delimiter = delimiter
+        else:
+            self.delimiter = _sniff_delimiter(text)
+        self._newline = "\n" if "\n" in text or "\r" not in text else "\r"
+        csv.field_size_limit(max(csv.field_size_limit(), limits.max_line_bytes))
+        head = self._head_rows(text)
+        if header_row is None:
+            found = detect_header_row(head, limits.header_scan_rows)
+            if found is None:
+                raise SourceError("no_header", limit=limits.header_scan_rows)
+            header_row = found
+        self.header_row = header_row
+        header = next((vals for n, vals in head if n == header_row), None)
+        if header is None:
+            if header_row < 1 or (head and header_row <= head[-1][0]):
+                raise SourceError(
+                    "header_row_out_of_range",
+                    row=header_row,
+                    first=head[0][0] if head else 1,
+                    last=head[-1][0] if head else 1,
+                )
+            header = self._find_row(header_row)
+        if len(header) > limits.max_columns:
+            raise LimitExceededError(
+                "too_many_columns",
+                row=header_row,
+                count=len(header),
+                limit=limits.max_columns,
+            )
+        self.width = len(header)
+        self.columns = column_names(header)
+
+    # -- detection
+
+    def _detect_encoding(self, sample: bytes, encoding: str | None) -> tuple[str, bool]:
+        if sample.startswith(codecs.BOM_UTF8):
+            self._bom = codecs.BOM_UTF8
+        if encoding is not None:
+            try:
+                name = codecs.lookup(encoding).name
+            except LookupError as exc:
+                raise OptionsError("encoding_unknown", encoding=encoding) from exc
+            return _canonical(name), True
+        if self._bom:
+            return "utf-8", True
+        if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16", True
+        if not sample.startswith(codecs.BOM_UTF8) and _looks_utf16(sample):
+            return ("utf-16-le" if sample[1::2].count(0) > sample[0::2].count(0)
+                    else "utf-16-be"), True  # fmt: skip
+        if sample.isascii():
+            # Nothing decides yet; the first non-ASCII chunk will.
+            return "utf-8", False
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        except UnicodeDecodeError:
+            return "cp1251", True
+        return "utf-8", True
+
+    def _decode_sample(self, sample: bytes) -> str:
+        data = sample[len(self._bom) :]
+        if self.encoding.startswith("utf-16"):
+            data = data[: len(data) - len(data) % 2]
+        decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
+        return decoder.decode(data, final=len(sample) < _SAMPLE_BYTES)
+
+    def _head_rows(self, text: str) -> list[Row]:
+        # The sample may end mid-record; drop the last line for header detection.
+        if len(text) >= _SAMPLE_BYTES // 4:
+            text = text[: text.rfind(self._newline) + 1]
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
+        rows: list[Row] = []
+        try:
+            for number, values in enumerate(reader, start=1):
+                rows.append((number, values))
+                if number >= self.limits.header_scan_rows:
+                    break
+        except csv.Error:
+            pass  # the full read reports it with its line number
+        return rows
+
+    def _find_row(self, wanted: int) -> list[str]:
+        for batch in self._python_batches(header_row=0):
+            for number, values in batch.rows:
+                if number == wanted:
+                    return values
+        raise SourceError("header_row_out_of_range", row=wanted, first=1, last=1)
+
+    # -- reading
+
+    def _chunks(self) -> Iterator[_Chunk]:
+        newline = self._newline.encode(
+            "utf-16-le" if self.encoding == "utf-16-le" else "ascii"
+        )
+        if self.encoding.startswith("utf-16"):
+            yield from self._utf16_chunks()
+            return
+        line = 1
+        carry = b""
+        state = {"confirmed": self.encoding_certain}
+        with self.path.open("rb") as fh:
+            fh.read(len(self._bom))
+            while True:
+                block = fh.read(_CHUNK_BYTES)
+                data = carry + block
+                if not block:
+                    if data:
+                        yield self._checked(data, line, state)
+                    return
+                cut = data.rfind(newline) + 1
+                if cut == 0:
+                    if len(data) > self.limits.max_line_bytes:
+                        raise SourceError(
+                            "csv_line_too_long",
+                            line=line,
+                            limit_mb=self.limits.max_line_bytes >> 20,
+                        )
+                    carry = data
+                    continue
+                piece, carry = data[:cut], data[cut:]
+                yield self._checked(piece, line, state)
+                line += piece.count(newline)
+
+    def _checked(self, raw: bytes, line: int, state: dict[str, bool]) -> _Chunk:
+        if self.encoding == "utf-8":
+            if raw.isascii():
+                return _Chunk(raw, line, "utf-8")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad_line = line + raw.count(b"\n", 0, exc.start)
+                if not state["confirmed"]:
+                    # Only ASCII so far: the file is cp1251, not a mix.
+                    self.encoding = "cp1251"
+                    state["confirmed"] = True
+                    return self._checked(raw, line, state)
+                raise SourceError(
+                    "encoding_mixed",
+                    line=bad_line,
+                    found="not UTF-8",
+                    encoding="UTF-8",
+                ) from exc
+            state["confirmed"] = True
+            return _Chunk(raw, line, "utf-8", text)
+        if self.encoding == "cp1251":
+            match = _UTF8_IN_CP1251.search(raw)
+            if match:
+                raise SourceError(
+                    "encoding_mixed",
+                    line=line + raw.count(b"\n", 0, match.start()),
+                    found="UTF-8",
+                    encoding="Windows-1251",
+                )
+        try:
+            text = raw.decode(self.encoding)
+        except UnicodeDecodeError as exc:
+            raise SourceError(
+                "encoding_invalid",
+                line=line + raw.count(b"\n", 0, exc.start),
+                encoding=self.encoding,
+            ) from exc
+        return _Chunk(raw, line, self.encoding, text)
+
+    def _utf16_chunks(self) -> Iterator[_Chunk]:
+        decoder = codecs.getincrementaldecoder(self.encoding)()
+        line = 1
+        carry = ""
+        with self.path.open("rb") as fh:
+            while True:
+                block = fh.read(_CHUNK_BYTES)
+                try:
+                    text = carry + decoder.decode(block, final=not block)
+                except UnicodeDecodeError as exc:
+                    raise SourceError(
+                        "encoding_invalid", line=line, encoding=self.encoding
+                    ) from exc
+                if not block:
+                    if text:
+                        yield _Chunk(text.encode(), line, "utf-8", text)
+                    return
+                cut = text.rfind(self._newline) + 1
+                if cut == 0:
+                    carry = text
+                    if len(carry) > self.limits.max_line_bytes:
+                        raise SourceError(
+                            "csv_line_too_long",
+                            line=line,
+                            limit_mb=self.limits.max_line_bytes >> 20,
+                        )
+                    continue
+                piece, carry = text[:cut], text[cut:]
+                yield _Chunk(piece.encode(), line, "utf-8", piece)
+                line += piece.count(self._newline)
+
+    def iter_batches(self, *, fast: bool = True) -> Iterator[Batch]:
+        """Yield batches of data rows; with ``fast``, polars frames where safe."""
+        return self._python_batches(header_row=self.header_row, fast=fast)
+
+    def _python_batches(
+        self, *, header_row: int, fast: bool = False
+    ) -> Iterator[Batch]:
+        chunks = self._chunks()
+        feeder = _LineFeeder(chunks, self._newline)
+        reader = csv.reader(feeder, delimiter=self.delimiter, strict=True)
+        width = getattr(self, "width", None)
+        record = 0
+        max_row = header_row + self.limits.max_rows
+        while True:
+            if feeder.left == 0:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                if fast and record >= header_row and width:
+                    frame = _fast_frame(chunk, self.delimiter, width)
+                    if frame is not None:
+                        if record + frame.height > max_row:
+                            raise LimitExceededError(
+                                "too_many_rows", limit=self.limits.max_rows
+                            )
+                        feeder.skip(chunk)
+                        yield Batch(
+                            frame=frame,
+                            first_row=record + 1,
+                            consumed=feeder.consumed_fraction(self.size),
+                        )
+                        record += frame.height
+                        continue
+                feeder.push(chunk)
+            consumed = feeder.consumed_fraction(self.size)
+            rows: list[Row] = []
+            while feeder.left:
+                start_line = feeder.lines_read + 1
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    raise _csv_error(exc, start_line, feeder) from exc
+                record += 1
+                if record <= header_row:
+                    continue
+                if record > max_row:
+                    raise LimitExceededError(
+                        "too_many_rows", limit=self.limits.max_rows
+                    )
+                if len(values) > self.limits.max_columns:
+                    raise LimitExceededError(
+                        "too_many_columns",
+                        row=record,
+                        count=len(values),
+                        limit=self.limits.max_columns,
+                    )
+                rows.append((record, values))
+            if rows:
+                yield Batch(rows=rows, consumed=consumed)
+
+    def _preview_batches(self) -> Iterator[Batch]:
+        return self._python_batches(header_row=self.header_row)
+
+
+class _LineFeeder:
+    """Give ``csv.reader`` one physical line at a time, pulling chunks on demand.
+
+    The reader asks for another line only while a record is incomplete, so when
+    ``left`` is 0 after a record the stream is at a record boundary and the next
+    chunk may go to the fast path.
+    """
+
+    def __init__(self, chunks: Iterator[_Chunk], newline: str) -> None:
+        self._chunks = chunks
+        self._newline = newline
+        self._lines: Iterator[str] = iter(())
+        self.left = 0
+        self.lines_read = 0
+        self.bytes_read = 0
+        self.first_quote_line = 0
+
+    def push(self, chunk: _Chunk) -> None:
+        parts = chunk.text.split(self._newline)
+        last = parts.pop()
+        lines = [p + self._newline for p in parts]
+        if last:
+            lines.append(last)
+        self._lines = iter(lines)
+        self.left = len(lines)
+        self.bytes_read += len(chunk.raw)
+
+    def skip(self, chunk: _Chunk) -> None:
+        self.lines_read += chunk.raw.count(self._newline.encode())
+        self.bytes_read += len(chunk.raw)
+
+    def consumed_fraction(self, size: int) -> float:
+        return min(1.0, self.bytes_read / size) if size else 1.0
+
+    def __iter__(self) -> _LineFeeder:
+        return self
+
+    def __next__(self) -> str:
+        if self.left == 0:
+            chunk = next(self._chunks)  # StopIteration ends the reader
+            self.push(chunk)
+        self.left -= 1
+        self.lines_read += 1
+        return next(self._lines)
+
+
+def _csv_error(exc: csv.Error, start_line: int, feeder: _LineFeeder) -> SourceError:
+    text = str(exc)
+    if "unexpected end of data" in text or "field larger than field limit" in text:
+        return SourceError("csv_unterminated_quote", line=start_line)
+    if "expected after" in text:
+        return SourceError("csv_bad_quote", line=feeder.lines_read, detail=text)
+    return SourceError("csv_bad_quote", line=feeder.lines_read, detail=text)
+
+
+def _fast_frame(chunk: _Chunk, delimiter: str, width: int) -> Any:
+    """Parse a chunk with polars when the result is sure to equal csv.reader's.
+
+    Return None, so the chunk goes through csv.reader, when it has anything polars
+    and csv.reader might read differently: CR line ends, NUL bytes, blank lines,
+    quotes inside unquoted values, line breaks inside quotes, ragged rows.
+    """
+    raw = chunk.utf8
+    if b"\x00" in raw or b"\n\n" in raw or raw.startswith(b"\n"):
+        return None
+    lines = raw.count(b"\n")
+    if not raw.endswith(b"\n") or lines == 0:
+        return None
+    if b"\r" in raw and (raw.count(b"\r") != raw.count(b"\r\n") or b"\r\n\r\n" in raw):
+        return None
+    if b'"' in raw and _suspicious_quotes(raw, delimiter):
+        return None
+    import polars as pl
+
+    try:
+        frame = pl.read_csv(
+            raw,
+            has_header=False,
+            separator=delimiter,
+            quote_char='"',
+            infer_schema=False,
+            schema={f"c{i}": pl.String for i in range(width)},
+            eol_char="\n",
+            raise_if_empty=False,
+        )
+    except Exception:
+        return None
+    if frame.height != lines:
+        return None
+    return frame
+
+
+_QUOTE_PATTERNS: dict[str, re.Pattern[bytes]] = {}
+
+
+def _suspicious_quotes(raw: bytes, delimiter: str) -> bool:
+    pattern = _QUOTE_PATTERNS.get(delimiter)
+    if pattern is None:
+        d = re.escape(delimiter.encode())
+        # A lone quote with ordinary characters on both sides neither opens nor
+        # closes a value; csv.reader and polars may disagree on it.
+        pattern = re.compile(rb"[^" + d + rb'\n"]"[^' + d + rb'\r\n"]')
+        _QUOTE_PATTERNS[delimiter] = pattern
+    return pattern.search(raw) is not None
+
+
+def _looks_utf16(sample: bytes) -> bool:
+    if len(sample) < 4:
+        return False
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    half = len(sample) / 2
+    return max(even, odd) > 0.4 * half and min(even, odd) < 0.05 * half
+
+
+def _canonical(name: str) -> str:
+    return {"utf-8-sig": "utf-8", "windows-1251": "cp1251"}.get(name, name)
+
+
+def _sniff_delimiter(text: str) -> str:
+    lines = [line for line in text.splitlines()[:60] if line.strip()]
+    if not lines:
+        return ","
+    best, best_score = ",", (-1.0, 0)
+    for candidate in DELIMITERS:
+        counts = []
+        try:
+            for values in csv.reader(lines, delimiter=candidate):
+                counts.append(len(values))
+        except csv.Error:
+            continue
+        wide = [c for c in counts if c > 1]
+        if not wide:
+            continue
+        modal = max(set(wide), key=wide.count)
+        score = (wide.count(modal) / len(counts), modal)
+        if score > best_score:
+            best, best_score = candidate, score
+    return best
+
+
+# --------------------------------------------------------------------------- Excel
+
+
+class ExcelSource(_SourceBase):
+    """An .xlsx/.xlsm, legacy .xls or .ods workbook, read with python-calamine."""
+
+    def __init__(
+        self,
+        path: Path,
+        kind: str,
+        *,
+        sheet: str | None,
+        header_row: int | None,
+        limits: Limits,
+    ) -> None:
+        import python_calamine as calamine
+
+        self.path = path
+        self.kind = kind
+        self.limits = limits
+        try:
+            self._book = calamine.CalamineWorkbook.from_path(str(path))
+            metadata = self._book.sheets_metadata
+        except calamine.PasswordError as exc:
+            raise SourceError("file_encrypted") from exc
+        except Exception as exc:
+            raise _excel_error(exc) from exc
+        worksheets = [
+            m for m in metadata if m.typ == calamine.SheetTypeEnum.WorkSheet
+        ] or list(metadata)
+        self.sheets = [m.name for m in worksheets]
+        if not self.sheets:
+            raise SourceError("no_sheets")
+        if sheet is None:
+            visible = [
+                m.name
+                for m in worksheets
+                if m.visible == calamine.SheetVisibleEnum.Visible
+            ]
+            sheet = self._first_with_data(visible or self.sheets)
+        elif sheet not in self.sheets:
+            raise SourceError(
+                "sheet_not_found", sheet=sheet, sheets=", ".join(self.sheets)
+            )
+        self.sheet = sheet
+        self._sheet_index = [m.name for m in metadata].index(sheet)
+        head = self._head()
+        if header_row is None:
+            header_row = detect_header_row(head, limits.header_scan_rows)
+            if header_row is None:
+                raise SourceError("no_header", limit=limits.header_scan_rows)
+        header = next((vals for n, vals in head if n == header_row), None)
+        if header is None:
+            raise SourceError(
+                "header_row_out_of_range",
+                row=header_row,
+                first=head[0][0] if head else 1,
+                last=head[-1][0] if head else 1,
+            )
+        self.header_row = header_row
+        self.columns = column_names(header)
+        self._formulas: set[tuple[int, int]] | None = None
+
+    def _first_with_data(self, names: list[str]) -> str:
+        for name in names:
+            try:
+                if self._book.get_sheet_by_name(name).height > 0:
+                    return name
+            except Exception:  # noqa: S112 - try the next sheet
+                continue
+        return names[0]
+
+    def _sheet(self) -> Any:
+        try:
+            return self._book.get_sheet_by_name(self.sheet)
+        except Exception as exc:
+            raise _excel_error(exc) from exc
+
+    def _raw_rows(self) -> Iterator[Row]:
+        sheet = self._sheet()
+        if sheet.width > self.limits.max_columns:
+            raise LimitExceededError(
+                "too_many_columns",
+                row=(sheet.start or (0, 0))[0] + 1,
+                count=sheet.width,
+                limit=self.limits.max_columns,
+            )
+        try:
+            for index, values in enumerate(sheet.iter_rows()):
+                yield index + 1, values
+        except Exception as exc:
+            raise _excel_error(exc) from exc
+
+    def _head(self) -> list[Row]:
+        rows = []
+        for number, values in self._raw_rows():
+            rows.append((number, values))
+            if number >= self.limits.header_scan_rows:
+                break
+        return rows
+
+    def formulas_without_value(self) -> set[tuple[int, int]]:
+        """Return (row, column) cells holding a formula without a saved result."""
+        if self._formulas is None:
+            self._formulas = (
+                formulas_without_value(self.path, self._sheet_index)
+                if self.kind == XLSX
+                else set()
+            )
+        return self._formulas
+
+    def iter_batches(self, *, fast: bool = True) -> Iterator[Batch]:
+        """Yield batches of data rows (cells keep their Excel types)."""
+        rows: list[Row] = []
+        empty_run = 0
+        data_rows = 0
+        total = max(1, self._sheet().height)
+        for number, values in self._raw_rows():
+            if number <= self.header_row:
+                continue
+            if not any(v != "" and v is not None for v in values):
+                empty_run += 1
+                if empty_run >= self.limits.max_empty_run:
+                    break
+                continue
+            empty_run = 0
+            data_rows += 1
+            if data_rows > self.limits.max_rows:
+                raise LimitExceededError("too_many_rows", limit=self.limits.max_rows)
+            rows.append((number, values))
+            if len(rows) >= 20_000:
+                yield Batch(rows=rows, consumed=min(1.0, number / total))
+                rows = []
+        if rows:
+            yield Batch(rows=rows, consumed=1.0)
+
+
+def _excel_error(exc: Exception) -> SourceError:
+    text = str(exc)
+    if "password" in text.lower() or "encrypt" in text.lower():
+        return SourceError("file_encrypted")
+    return SourceError("file_damaged", detail=type(exc).__name__)
+
+
+__all__ = [
+    "CSV",
+    "ODS",
+    "XLS",
+    "XLSX",
+    "Batch",
+    "CsvSource",
+    "ExcelSource",
+    "Limits",
+    "cell_to_text",
+    "column_names",
+    "detect_header_row",
+    "open_source",
+]

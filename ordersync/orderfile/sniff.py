@@ -1,0 +1,224 @@
+"""Decide what a file is from its bytes, and refuse dangerous containers early.
+
+The name and the browser's content type are never trusted: a ``.csv`` may be a
+workbook and an ``.xlsx`` may be text. Workbooks are ZIP (or OLE2) containers, so the
+ZIP central directory is checked against size budgets before any XML is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import LimitExceededError, SourceError
+
+CSV = "csv"
+XLSX = "xlsx"
+XLS = "xls"
+ODS = "ods"
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_BINARY_SIGNATURES = (
+    (b"\x89PNG", "PNG image"),
+    (b"%PDF", "PDF document"),
+    (b"GIF8", "GIF image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"MZ", "Windows program"),
+    (b"\x7fELF", "program"),
+    (b"\x1f\x8b", "gzip archive"),
+    (b"7z\xbc\xaf", "7-Zip archive"),
+    (b"Rar!", "RAR archive"),
+    (b"BZh", "bzip2 archive"),
+)
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+_HTML = re.compile(rb"^\s*<(!doctype\s+html|html|\?xml)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps that keep a hostile or broken file from exhausting the worker."""
+
+    max_unpacked_bytes: int = 800 * 1024 * 1024
+    max_zip_entries: int = 1000
+    max_columns: int = 2000
+    max_rows: int = 10_000_000
+    max_cell_chars: int = 32_767
+    max_line_bytes: int = 8 * 1024 * 1024
+    max_empty_run: int = 1000
+    header_scan_rows: int = 30
+
+
+def detect_kind(path: Path, limits: Limits) -> str:
+    """Return csv, xlsx, xls or ods for the file at ``path``, or raise SourceError."""
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+    if not head:
+        raise SourceError("file_empty")
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _zip_kind(path, limits)
+    if head.startswith(_OLE2):
+        if _contains(path, _ENCRYPTED_PACKAGE):
+            raise SourceError("file_encrypted")
+        return XLS
+    for signature, what in _BINARY_SIGNATURES:
+        if head.startswith(signature):
+            raise SourceError("file_not_table", detail=what)
+    if _HTML.match(head.lstrip(b"\xef\xbb\xbf")):
+        raise SourceError("file_not_table", detail="HTML/XML page")
+    if not head.startswith((b"\xff\xfe", b"\xfe\xff")) and _looks_binary(head):
+        raise SourceError("file_not_table", detail="binary data")
+    return CSV
+
+
+def _looks_binary(head: bytes) -> bool:
+    # UTF-16 without a BOM has a NUL in every other byte; real text has few or none.
+    nul = head.count(0)
+    if nul == 0:
+        return False
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if max(even, odd) > 0.4 * len(head) / 2 and min(even, odd) < 0.05 * len(head):
+        return False
+    controls = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return controls > 0.1 * len(head)
+
+
+def _contains(path: Path, needle: bytes) -> bool:
+    tail = b""
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            if needle in tail + block:
+                return True
+            tail = block[-len(needle) :]
+    return False
+
+
+def _zip_kind(path: Path, limits: Limits) -> str:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SourceError("file_damaged", detail="broken ZIP structure") from exc
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > limits.max_zip_entries:
+            raise LimitExceededError(
+                "file_too_many_parts", count=len(infos), limit=limits.max_zip_entries
+            )
+        names = {i.filename for i in infos}
+        if "xl/workbook.bin" in names:
+            raise SourceError("file_xlsb")
+        if "xl/workbook.xml" in names:
+            _check_workbook(archive, infos, names, limits)
+            return XLSX
+        if "content.xml" in names and "mimetype" in names:
+            mimetype = archive.read("mimetype")[:100]
+            if b"opendocument.spreadsheet" in mimetype:
+                _check_budget(infos, limits)
+                return ODS
+        raise SourceError("file_zip_not_excel")
+
+
+def _check_budget(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    # Declared sizes are enforced by zipfile while inflating (a forged size fails
+    # its CRC), so the central directory is a safe budget to check up front.
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_unpacked_bytes:
+        raise LimitExceededError(
+            "file_too_big_unpacked", limit_mb=limits.max_unpacked_bytes >> 20
+        )
+
+
+def _check_workbook(
+    archive: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    names: set[str],
+    limits: Limits,
+) -> None:
+    _check_budget(infos, limits)
+    try:
+        types = archive.read("[Content_Types].xml")[:200_000]
+    except (KeyError, zipfile.BadZipFile, OSError) as exc:
+        raise SourceError("file_damaged", detail="no content types") from exc
+    if "xl/vbaProject.bin" in names or b"macroEnabled" in types:
+        raise SourceError("file_macro_enabled")
+    sizes = {i.filename: i.file_size for i in infos}
+    strings = sizes.get("xl/sharedStrings.xml", 0)
+    if strings > 1 << 20:
+        sheets = sum(
+            size for name, size in sizes.items() if name.startswith("xl/worksheets/")
+        )
+        unique = _shared_string_count(archive)
+        # Each cell that uses a shared string costs at least ~20 bytes of sheet XML,
+        # so a table with far more strings than that is a memory bomb, not data.
+        if unique > sheets // 20 + 10_000 or strings > 16 * sheets + (64 << 20):
+            raise LimitExceededError("file_shared_strings_bomb")
+
+
+def _shared_string_count(archive: zipfile.ZipFile) -> int:
+    try:
+        with archive.open("xl/sharedStrings.xml") as fh:
+            head = fh.read(4096)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SourceError("file_damaged", detail="shared strings") from exc
+    match = re.search(rb'uniqueCount="(\d+)"', head) or re.search(
+        rb'count="(\d+)"', head
+    )
+    return int(match.group(1)) if match else 0
+
+
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"[^>]*?>(?:(?!</c>).)*?</f></c>', re.S)
+_EMPTY_F = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"[^>]*?><f[^>]*/></c>')
+
+
+def formulas_without_value(path: Path, sheet_index: int) -> set[tuple[int, int]]:
+    """Return (row, column) pairs, both 1-based, of formula cells with no cached value.
+
+    calamine reads such cells as empty; without this check an order would be sent
+    with a value missing and nobody would know why.
+    """
+    found: set[tuple[int, int]] = set()
+    with zipfile.ZipFile(path) as archive:
+        name = _sheet_part(archive, sheet_index)
+        if name is None:
+            return found
+        tail = b""
+        with archive.open(name) as fh:
+            while block := fh.read(4 << 20):
+                data = tail + block
+                cut = data.rfind(b"</c>") + 4
+                if cut < 4:
+                    tail = data
+                    continue
+                part, tail = data[:cut], data[cut:]
+                if b"</f></c>" not in part and b"/></c>" not in part:
+                    continue
+                for pattern in (_CELL_REF, _EMPTY_F):
+                    for match in pattern.finditer(part):
+                        if b"<v>" in match.group(0) or b"<v " in match.group(0):
+                            continue
+                        found.add((int(match.group(2)), _column_number(match.group(1))))
+    return found
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for char in letters:
+        number = number * 26 + char - 64
+    return number
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet_index: int) -> str | None:
+    # Sheet order lives in workbook.xml; parts are found through its relationships.
+    workbook = archive.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    ids = re.findall(r'<sheet\b[^>]*?r:id="([^"]+)"', workbook)
+    if sheet_index >= len(ids):
+        return None
+    for rel in re.findall(r"<Relationship\b[^>]*>", rels):
+        if f'Id="{ids[sheet_index]}"' in rel:
+            target = re.search(r'Target="([^"]+)"', rel)
+            if target:
+                path = target.group(1).lstrip("/")
+                return path if path.startswith("xl/") else "xl/" + path
+    return None
