@@ -247,9 +247,11 @@ def validate_simple_orders(
                     else "is empty"
                 ]
                 row = None
-            else:
+            elif validate_rows or report.orders is not None:
                 row = dict(zip(header, record, strict=True))
                 problems = checker.check(row) if validate_rows else []
+            else:
+                row, problems = None, []
             if problems:
                 report.error_count += len(problems)
                 room = MAX_ROW_ERRORS - len(report.errors)
