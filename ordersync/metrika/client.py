@@ -55,8 +55,9 @@ logger = logging.getLogger(__name__)
 
 EXCERPT_LIMIT = 2000
 # urllib3 sends bodies 16 KiB at a time; bigger blocks cut per-call overhead on
-# 1 GB uploads while keeping memory flat.
-UPLOAD_BLOCKSIZE = 1024 * 1024
+# 1 GB uploads. Not much bigger: while the body is sent, urllib3 leaves the socket
+# timeout at the *connect* timeout, so each block must go out within it.
+UPLOAD_BLOCKSIZE = 64 * 1024
 REDACTED = "<redacted>"
 
 ProgressCallback = Callable[[int, int], None]
