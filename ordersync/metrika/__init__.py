@@ -5,6 +5,9 @@ Public API (everything the app needs is importable from here):
 ``MetrikaClient(api_url, token, *, connect_timeout=10, read_timeout=120,
 session=None, on_attempt=None, naive_tz=UTC)``
     One HTTP attempt per call, never retried; raises a ``MetrikaError``.
+    ``naive_tz`` is the zone of zone-less datetimes (unknown for the real API;
+    UTC by default). While an upload body is sent, urllib3 keeps the socket
+    timeout at ``connect_timeout``, so each 64 KiB block must go out within it.
 
     - ``upload_simple_orders(counter_id, fileobj, *, merge_mode, delimiter="COMMA",
       filename="orders.csv", progress=None) -> Uploading`` streams the file;
