@@ -87,10 +87,10 @@ for _field in FIELDS:
 
 def known_header_score(texts: Sequence[str]) -> int:
     """Return how many of ``texts`` are names of Metrika fields or their synonyms."""
-    return sum(1 for text in texts if _match(text)[0] is not None)
+    return sum(1 for text in texts if _match(text, fuzzy=False)[0] is not None)
 
 
-def _match(column: str) -> tuple[str | None, float]:
+def _match(column: str, *, fuzzy: bool = True) -> tuple[str | None, float]:
     if column in _EXACT:
         return column, 1.0
     key = _key(column)
@@ -99,6 +99,8 @@ def _match(column: str) -> tuple[str | None, float]:
     stripped = _key(_NUMBERED.sub(r"\1", key))
     if stripped and stripped in _LOOKUP and _LOOKUP[stripped] in LIST_FIELDS:
         return _LOOKUP[stripped], 0.85
+    if not fuzzy:
+        return None, 0.0
     best, score = None, 0.0
     for word, field_name in _LOOKUP.items():
         ratio = difflib.SequenceMatcher(None, key, word).ratio()

@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 
 import phonenumbers
 
+from .reader import cell_to_text
+
 MAX_CLIENT_ID = 18446744073709551615
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 # Excel serials for 1970-01-01 and 9999-12-31.
@@ -48,6 +50,7 @@ def _repair(value: str, repaired: str, how: str, how_ru: str) -> Issue:
 
 _INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069\u00ad]")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
+_SPACE = re.compile(r"\s")
 
 
 def clean_text(value: Any, *, nfkc: bool = False) -> tuple[str, list[Issue]]:
@@ -56,9 +59,7 @@ def clean_text(value: Any, *, nfkc: bool = False) -> tuple[str, list[Issue]]:
     Zero-width spaces, bidi marks and NUL bytes come from copy-pasting and are
     removed with a "repaired" warning; full-width digits are folded when ``nfkc``.
     """
-    from .reader import cell_to_text
-
-    raw = cell_to_text(value)
+    raw = value if isinstance(value, str) else cell_to_text(value)
     text = raw.strip()
     issues: list[Issue] = []
     if "\x00" in text or _INVISIBLE.search(text):
@@ -74,7 +75,8 @@ def clean_text(value: Any, *, nfkc: bool = False) -> tuple[str, list[Issue]]:
         text = fixed
     if nfkc and not text.isascii():
         folded = unicodedata.normalize("NFKC", text)
-        if folded != text:
+        # Non-breaking spaces between digit groups are formatting, not damage.
+        if _SPACE.sub("", folded) != _SPACE.sub("", text):
             issues.append(
                 _repair(text, folded, "full-width characters", "полноширинные символы")
             )

@@ -1,0 +1,454 @@
+"""The vectorised fast path: polars expressions for the common value shapes.
+
+Each field's expression recognises only shapes whose normalisation is obviously the
+same as the reference rules in ``rules.py`` (``+7 (912) 345-67-89``, ``1 234,50``,
+``10.01.2024 11:56``...). A row with any other value, any error or any repair is
+sent to :class:`RowRules` untouched, so results are identical by construction; the
+tests in ``tests/orderfile/test_fast.py`` check that on messy data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from array import array
+from typing import Any
+
+import polars as pl
+
+from . import rules
+from .mapping import IDENTIFIER_FIELDS
+from .reader import Batch, cell_to_text
+from .report import ProblemLog, Report
+
+_PLAIN = r"^[!-~](?:[ -~]*[!-~])?$"
+_EMAIL = (
+    r"[a-z0-9_%+\-]+(?:\.[a-z0-9_%+\-]+)*@[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*"
+    r"\.[a-z]{2,}"
+)
+_GOAL = r"[A-Za-z0-9_.\-]{1,100}(?::\d{1,15}(?:\.\d{1,6})?)?"
+_MD5 = r"[0-9a-fA-F]{32}"
+_DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+)
+
+
+def _two_items(text: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Return (comma count, first item, second item) of a list cell.
+
+    The fast path takes cells of one or two items; longer lists are rare and go to
+    the reference. Lists are not built: splitting costs more than the rules.
+    """
+    commas = text.str.count_matches(",", literal=True)
+    cut = text.str.find(",", literal=True)
+    first = text.str.slice(0, cut)
+    second = text.str.slice(cut + 1)
+    return commas, first, second
+
+
+def _unique_items(text: pl.Expr) -> pl.Expr:
+    commas, first, second = _two_items(text)
+    return ((commas == 0) | ((commas == 1) & (first != second))).fill_null(False)
+
+
+class FastRules:
+    """Run a batch through polars, and its unusual rows through the reference."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.options = engine.options
+        self.russian = self.options.region in ("RU", "KZ")
+        now = engine.ctx.now
+        self.now = now
+        self.today = now.date()
+        self.oldest = self.today - dt.timedelta(days=90)
+        self._stage: list[dict[str, pl.Expr]] = [{}, {}]
+
+    # -- expressions, one per field: (normalised value, ok flag)
+
+    def _pre(self, name: str, expr: pl.Expr, level: int = 0) -> pl.Expr:
+        # Intermediate columns are computed once before the rules that share
+        # them; eager polars would otherwise evaluate them once per use. A column
+        # of level 1 may use those of level 0.
+        self._stage[level][f"_{name}"] = expr
+        return pl.col(f"_{name}")
+
+    def _cell(self, index: int) -> pl.Expr:
+        return pl.col(f"c{index}").fill_null("")
+
+    def _plain(self, index: int) -> tuple[pl.Expr, pl.Expr]:
+        s = self._cell(index)
+        ok = (s == "") | (s.str.contains(_PLAIN) & (s.str.len_chars() <= 100))
+        return s, ok
+
+    def _date(self, index: int) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+        s = self._cell(index)
+        shape = s.str.contains(
+            r"^(?:\d{4}-\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})(?: \d{2}:\d{2}(?::\d{2})?)?$"
+            r"|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})$"
+        )
+        # ISO with an offset is moved into the counter's zone, as rules.py does.
+        zoned = (
+            s.str.replace(r"Z$", "+00:00")
+            .str.strptime(
+                pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%:z", strict=False
+            )
+            .dt.convert_time_zone(self.options.timezone)
+            .dt.replace_time_zone(None)
+        )
+        parsed = self._pre(
+            f"p{index}",
+            pl.coalesce(
+                [
+                    *[
+                        s.str.strptime(pl.Datetime("us"), fmt, strict=False)
+                        for fmt in _DATE_FORMATS
+                    ],
+                    zoned,
+                ]
+            ),
+        )
+        has_time = s.str.len_bytes() > 10
+        day = parsed.dt.date()
+        future = (has_time & (parsed > self.now)) | (~has_time & (day > self.today))
+        ok = shape & parsed.is_not_null() & (parsed.dt.year() >= 1970) & ~future
+        text = (
+            pl.when(has_time)
+            .then(parsed.dt.strftime("%Y-%m-%d %H:%M:%S"))
+            .otherwise(parsed.dt.strftime("%Y-%m-%d"))
+        )
+        old = ok & (day < self.oldest)
+        return text, ok.fill_null(False), old.fill_null(False)
+
+    def _client_ids(self, index: int) -> tuple[pl.Expr, pl.Expr]:
+        s = self._cell(index)
+        shape = s.str.contains(r"^[1-9]\d{0,19}(?:,[1-9]\d{0,19})?$")
+        _, first, second = _two_items(s)
+        single = pl.when(first.is_null()).then(s).otherwise(first)
+        top = str(rules.MAX_CLIENT_ID)
+        fits = ((single.str.len_bytes() < 20) | (single <= top)) & (
+            second.is_null() | (second.str.len_bytes() < 20) | (second <= top)
+        )
+        return s, (s == "") | (shape & fits & _unique_items(s)).fill_null(False)
+
+    def _emails(self, index: int) -> tuple[pl.Expr, pl.Expr]:
+        s = self._pre(f"s{index}", self._cell(index).str.strip_chars())
+        text = self._pre(
+            f"e{index}", s.str.to_lowercase().str.replace(r"\s*[,;]\s*", ","), 1
+        )
+        shape = text.str.contains(f"^{_EMAIL}(?:,{_EMAIL})?$") & (
+            s.str.len_bytes() <= 254
+        )
+        ok = (s == "") | (shape & _unique_items(text))
+        return text, ok.fill_null(False)
+
+    def _phones(self, index: int) -> tuple[pl.Expr, pl.Expr]:
+        # One phone per cell here; several in one cell go to the reference.
+        s = self._pre(f"s{index}", self._cell(index).str.strip_chars())
+        compact = s.str.replace_all(r"[ ()\-]", "")
+        if self.russian:
+            normal = self._pre(
+                f"n{index}",
+                compact.str.replace(r"^(?:\+7|8)(\d{10})$", "7$1").str.replace(
+                    r"^(9\d{9})$", "7$1"
+                ),
+                1,
+            )
+            allowed = pl.lit(True)
+        else:
+            normal = self._pre(
+                f"n{index}", compact.str.replace(r"^\+7(\d{10})$", "7$1"), 1
+            )
+            allowed = compact.str.starts_with("+7")
+        ok = (s == "") | (
+            s.str.contains(r"^[0-9+() \-]{1,32}$")
+            & allowed
+            & normal.str.contains(r"^7[3-9]\d{9}$")
+        )
+        return normal, ok.fill_null(False)
+
+    def _money(self, index: int) -> tuple[pl.Expr, pl.Expr]:
+        s = self._pre(f"s{index}", self._cell(index).str.strip_chars())
+        plain = s.str.contains(r"^(?:0|[1-9]\d*)(?:\.\d+)?$")
+        grouped = s.str.contains(r"^[1-9]\d{0,2}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?$")
+        comma = s.str.contains(r"^(?:0|[1-9]\d*),\d{1,2}$")
+        text = s.str.replace_all(r"[ \u00a0\u202f]", "").str.replace(",", ".")
+        return text, (s == "") | plain | grouped | comma
+
+    def _goals(self, index: int) -> tuple[pl.Expr, pl.Expr]:
+        s = self._cell(index)
+        ok = (s == "") | (s.str.contains(f"^{_GOAL}(?:,{_GOAL})?$") & _unique_items(s))
+        return s, ok
+
+    def _md5(self, index: int) -> tuple[pl.Expr, pl.Expr]:
+        s = self._cell(index)
+        ok = (s == "") | (s.str.contains(f"^{_MD5}(?:,{_MD5})?$") & _unique_items(s))
+        return s.str.to_lowercase(), ok
+
+    def _lookup(
+        self, frame: pl.DataFrame, index: int, name: str
+    ) -> tuple[pl.Expr, pl.Expr]:
+        # Few distinct values: apply the reference rule once per value.
+        s = self._cell(index)
+        values = frame.get_column(f"c{index}").fill_null("").unique().to_list()
+        table: dict[str, str] = {}
+        for value in values:
+            text, issues = rules.clean_text(value)
+            if issues:
+                continue
+            if not text:
+                table[value] = ""
+            elif name == "order_status":
+                status = self.options.statuses.lookup(text)
+                if status is not None:
+                    table[value] = status
+            else:
+                normal, more = rules.normalize_currency(text)
+                if normal is not None and not more:
+                    table[value] = normal
+        mapped = s.replace_strict(
+            list(table), list(table.values()), default=None, return_dtype=pl.String
+        )
+        return mapped, mapped.is_not_null()
+
+    # -- running a batch
+
+    def run(
+        self,
+        batch: Batch,
+        log: ProblemLog,
+        report: Report,
+        writer: Any,
+        tracker: Any,
+        id_index: int | None,
+    ) -> None:
+        """Process one batch: normalise, log problems, write, track ids."""
+        if batch.frame is not None:
+            frame, originals = batch.frame, None
+            data = list(frame.columns)
+            rows = pl.int_range(0, frame.height, dtype=pl.UInt32) + batch.first_row
+            frame = frame.with_columns(
+                _row=rows.cast(pl.UInt32), _force=pl.lit(False)
+            ).filter(
+                ~pl.all_horizontal(
+                    [pl.col(c).is_null() | (pl.col(c) == "") for c in data]
+                )
+            )
+        else:
+            frame, originals = self._frame_from_rows(batch.rows)
+            data = []
+        if frame.is_empty():
+            return
+        self._stage = [{}, {}]
+        out, oks, warnings = self._expressions(frame)
+        for stage in self._stage:
+            if stage:
+                frame = frame.with_columns(**stage)
+        checked = frame.select(
+            "_row",
+            *[ok.alias(f"k{i}") for i, ok in enumerate(oks)],
+            **{f"w_{code}": flag for code, flag in warnings.items()},
+            **{f"o_{name}": expr for name, expr in out.items()},
+        )
+        ok = pl.all_horizontal([pl.col(f"k{i}") for i in range(len(oks))])
+        checked = checked.with_columns(ok=ok).with_columns(
+            pl.col(f"w_{code}") & pl.col("ok") for code in warnings
+        )
+        any_warning = pl.any_horizontal([pl.col(f"w_{c}") for c in warnings])
+        problematic = ~pl.col("ok") | any_warning
+        room = log.room
+        slow_expr = ~pl.col("ok")
+        if room:
+            slow_expr = slow_expr | (
+                any_warning & (problematic.cast(pl.UInt32).cum_sum() <= room)
+            )
+        checked = checked.with_columns(slow=slow_expr, warned=any_warning)
+        fast_rows = checked.filter(~pl.col("slow"))
+        counts = fast_rows.select(
+            warned=pl.col("warned").sum(),
+            **{code: pl.col(f"w_{code}").sum() for code in warnings},
+        ).row(0, named=True)
+        for code in warnings:
+            log.count(code, counts[code])
+        report.rows_with_warnings += counts["warned"]
+        report.rows_total += fast_rows.height
+        report.rows_valid += fast_rows.height
+        report.fast_rows += fast_rows.height
+
+        slow_numbers = checked.filter(pl.col("slow")).get_column("_row").to_list()
+        slow_out: list[tuple[int, list[str]]] = []
+        if slow_numbers:
+            if originals is None:
+                wanted = frame.filter(pl.col("_row").is_in(slow_numbers))
+                width = len(data)
+                originals = {
+                    r[-1]: ["" if v is None else v for v in r[:width]]
+                    for r in wanted.select(*data, "_row").iter_rows()
+                }
+            for number in slow_numbers:
+                report.rows_total += 1
+                result, warned = self.engine.apply(number, originals[number], log)
+                report.rows_with_warnings += warned
+                if result is None:
+                    report.rows_invalid += 1
+                else:
+                    report.rows_valid += 1
+                    slow_out.append((number, result))
+
+        columns = self.engine.columns
+        good = fast_rows.select(
+            "_row",
+            *[self._output(name).alias(name) for name in columns],
+        )
+        if self.options.hash_pii:
+            good = self._hash(good)
+        if slow_out:
+            extra = pl.DataFrame(
+                {
+                    "_row": [n for n, _ in slow_out],
+                    **{
+                        name: [v[i] for _, v in slow_out]
+                        for i, name in enumerate(columns)
+                    },
+                },
+                schema={"_row": pl.UInt32, **dict.fromkeys(columns, pl.String)},
+            )
+            good = pl.concat([good, extra]).sort("_row")
+        if good.is_empty():
+            return
+        body = good.select(
+            pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+            for c in columns
+        ).write_csv(include_header=False, null_value="", line_terminator="\n")
+        numbers = array("I", good.get_column("_row").to_list())
+        writer.write_block(body.encode("utf-8"), numbers)
+        if id_index is not None:
+            tracker.add_frame(good.select(row="_row", id=pl.col("id")))
+
+    def _output(self, name: str) -> pl.Expr:
+        if name in self.engine.constants:
+            return pl.lit(self.engine.constants[name], dtype=pl.String)
+        if self.options.hash_pii and name in ("emails_md5", "phones_md5"):
+            raw = name[:-4]
+            if raw in self.engine.index:
+                # "given hashes \x1f raw values"; _hash() turns it into digests.
+                given = (
+                    pl.col(f"o_{name}")
+                    if name in self.engine.index
+                    else pl.lit("", dtype=pl.String)
+                )
+                return pl.concat_str([given, pl.col(f"o_{raw}")], separator="\x1f")
+        if name not in self.engine.index:
+            return pl.lit("", dtype=pl.String)
+        return pl.col(f"o_{name}")
+
+    def _hash(self, good: pl.DataFrame) -> pl.DataFrame:
+        # hashlib has no polars counterpart; values are hashed once each, here.
+        updates = {}
+        for name in ("emails_md5", "phones_md5"):
+            raw = name[:-4]
+            if name not in good.columns or raw not in self.engine.index:
+                continue
+            hashed = []
+            for value in good.get_column(name).to_list():
+                given, _, plain = value.partition("\x1f")
+                digests = [rules.md5_hex(v) for v in plain.split(",")] if plain else []
+                hashed.append(",".join([given, *digests] if given else digests))
+            updates[name] = pl.Series(name, hashed, dtype=pl.String)
+        return good.with_columns(**updates) if updates else good
+
+    def _expressions(
+        self, frame: pl.DataFrame
+    ) -> tuple[dict[str, pl.Expr], list[pl.Expr], dict[str, pl.Expr]]:
+        out: dict[str, pl.Expr] = {}
+        oks: list[pl.Expr] = []
+        warnings: dict[str, pl.Expr] = {}
+        for name, indexes in self.engine.index.items():
+            if len(indexes) > 1:
+                parts = [self._one(frame, name, i) for i in indexes]
+                texts = [pl.when(t == "").then(None).otherwise(t) for t, _, _ in parts]
+                joined = pl.concat_str(texts, separator=",", ignore_nulls=True)
+                joined = joined.fill_null("")
+                out[name] = joined
+                oks.extend(ok for _, ok, _ in parts)
+                oks.append(_unique_items(joined))
+                continue
+            text, ok, old = self._one(frame, name, indexes[0])
+            out[name] = text
+            oks.append(ok)
+            if name == "id":
+                warnings["id_missing"] = self._cell(indexes[0]) == ""
+            if old is not None:
+                warnings["date_older_than_90_days"] = old
+        identifiers = [out[f] != "" for f in IDENTIFIER_FIELDS if f in out] or [
+            pl.lit(False)
+        ]
+        constants_identify = any(f in self.engine.constants for f in IDENTIFIER_FIELDS)
+        oks.append(pl.any_horizontal(identifiers) | pl.lit(constants_identify))
+        if "cost" in out and "revenue" in out:
+            cost = out["cost"].cast(pl.Float64, strict=False)
+            revenue = out["revenue"].cast(pl.Float64, strict=False)
+            warnings["cost_above_revenue"] = (cost > revenue).fill_null(False)
+        oks.append(~pl.col("_force"))
+        return out, oks, warnings
+
+    def _one(
+        self, frame: pl.DataFrame, name: str, index: int
+    ) -> tuple[pl.Expr, pl.Expr, pl.Expr | None]:
+        if name == "create_date_time":
+            return self._date(index)
+        if name in ("id", "client_uniq_id"):
+            return (*self._plain(index), None)
+        if name in ("order_status", "currency"):
+            return (*self._lookup(frame, index, name), None)
+        method = {
+            "client_ids": self._client_ids,
+            "emails": self._emails,
+            "phones": self._phones,
+            "revenue": self._money,
+            "cost": self._money,
+            "goals": self._goals,
+            "emails_md5": self._md5,
+            "phones_md5": self._md5,
+        }[name]
+        return (*method(index), None)
+
+    def _frame_from_rows(
+        self, rows: list[tuple[int, list[Any]]]
+    ) -> tuple[pl.DataFrame, dict[int, list[Any]]]:
+        indexes = sorted({i for ix in self.engine.index.values() for i in ix})
+        width = self.engine.width
+        formula_rows = {r for r, _ in self.engine.formulas}
+        columns: dict[str, list[str]] = {f"c{i}": [] for i in indexes}
+        numbers: list[int] = []
+        force: list[bool] = []
+        originals: dict[int, list[Any]] = {}
+        for number, values in rows:
+            if not any(v not in ("", None) for v in values):
+                continue
+            numbers.append(number)
+            originals[number] = values
+            # Extra values past the header and formulas without a result are
+            # errors only the reference reports.
+            force.append(
+                number in formula_rows
+                or (
+                    len(values) > width
+                    and any(str(v).strip() for v in values[width:] if v is not None)
+                )
+            )
+            for i in indexes:
+                value = values[i] if i < len(values) else ""
+                columns[f"c{i}"].append(
+                    value if isinstance(value, str) else cell_to_text(value)
+                )
+        frame = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
+        frame = frame.with_columns(
+            _row=pl.Series(numbers, dtype=pl.UInt32),
+            _force=pl.Series(force, dtype=pl.Boolean),
+        )
+        return frame, originals
