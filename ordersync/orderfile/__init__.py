@@ -40,6 +40,7 @@ from .errors import (
     OrderFileError,
     SourceError,
 )
+from .export import write_problem_csv, write_problem_xlsx
 from .mapping import FIELDS, Mapping, suggest_mapping
 from .pipeline import KEEP_ALL, KEEP_FIRST, KEEP_LAST, Options, process, validate
 from .reader import CsvSource, ExcelSource, open_source
@@ -70,4 +71,6 @@ __all__ = [
     "process",
     "suggest_mapping",
     "validate",
+    "write_problem_csv",
+    "write_problem_xlsx",
 ]
