@@ -215,6 +215,7 @@ class _HTTPClient:
         )
         host = urlsplit(url).hostname or url
         started = time.monotonic()
+        transport_error: MetrikaError | None = None
         try:
             response = self._session.request(
                 method,
@@ -226,11 +227,12 @@ class _HTTPClient:
             )
         except requests.RequestException as exc:
             record.duration = time.monotonic() - started
-            error = self._transport_error(exc, host, body)
-            self._finish(record, error=error, body=body)
-            # "from None": the requests exception holds the prepared request and
-            # with it the Authorization header.
-            raise error from None
+            transport_error = self._transport_error(exc, host, body)
+            self._finish(record, error=transport_error, body=body)
+        if transport_error is not None:
+            # Raised outside the handler so that not even __context__ keeps the
+            # requests exception: it holds the prepared request, token included.
+            raise transport_error
         record.duration = time.monotonic() - started
         record.status = response.status_code
         record.response_excerpt = self._excerpt(response, secrets_in_call)

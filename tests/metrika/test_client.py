@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from ordersync.metrika import (
     MetrikaAccessDeniedError,
@@ -586,6 +587,11 @@ def test_token_never_appears_in_errors_logs_or_records(
         for text in (str(error), repr(error), repr(vars(error)), repr(error.attempt)):
             assert CANARY not in text
         assert error.__cause__ is None
+        # Not even the implicit context may keep the requests exception: it holds
+        # the prepared request with the Authorization header.
+        assert error.__context__ is None or not isinstance(
+            error.__context__, requests.RequestException
+        )
     assert CANARY not in caplog.text
     assert CANARY not in repr(client)
     assert all(CANARY not in repr(record) for record in attempts)
