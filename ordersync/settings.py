@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "ordersync.core",
+    "ordersync.counters",
 ]
 
 MIDDLEWARE = [
@@ -197,7 +198,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "refresh-yandex-tokens": {
+        "task": "counters.refresh_due_tokens",
+        "schedule": timedelta(
+            minutes=env.int("TOKEN_REFRESH_EVERY_MINUTES", default=60)
+        ),
+    },
+}
 
 # Yandex Metrika and Yandex OAuth.
 METRIKA_API_URL = env.str("METRIKA_API_URL", default="https://api-metrika.yandex.net")
@@ -207,11 +215,33 @@ YANDEX_OAUTH_CLIENT_ID = env.str("YANDEX_OAUTH_CLIENT_ID", default="")
 YANDEX_OAUTH_CLIENT_SECRET = env.str("YANDEX_OAUTH_CLIENT_SECRET", default="")
 METRIKA_CONNECT_TIMEOUT = env.float("METRIKA_CONNECT_TIMEOUT", default=10.0)
 METRIKA_READ_TIMEOUT = env.float("METRIKA_READ_TIMEOUT", default=300.0)
+YANDEX_OAUTH_SCOPES = env.list(
+    "YANDEX_OAUTH_SCOPES", default=["metrika:read", "metrika:offline_data"]
+)
+# Empty: the callback URL is built from the request (set it behind a proxy that
+# rewrites hosts, and register exactly this URL in the Yandex OAuth app).
+YANDEX_OAUTH_REDIRECT_URI = env.str("YANDEX_OAUTH_REDIRECT_URI", default="")
+# Tokens are refreshed once less than this much lifetime is left (or half of it).
+TOKEN_REFRESH_MARGIN = timedelta(days=env.int("TOKEN_REFRESH_MARGIN_DAYS", default=30))
+
+# Yandex tokens are encrypted with these Fernet keys, newest first; they are not
+# derived from SECRET_KEY. Outside production an empty list means "generate one key
+# into var/token-keys"; production refuses to start without them.
+TOKEN_ENCRYPTION_KEYS = env.list("ORDERSYNC_TOKEN_KEYS", default=[])
+TOKEN_KEYS_FILE = VAR_DIR / "token-keys"
+if PRODUCTION and not TOKEN_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "ORDERSYNC_PRODUCTION is on but ORDERSYNC_TOKEN_KEYS is empty. Set it to one "
+        "or more comma-separated Fernet keys, newest first (generate one with "
+        "python manage.py rotate_token_keys --generate-key)."
+    )
 
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ordersync@localhost")
+# Links in e-mails sent by workers, which have no request to build them from.
+ORDERSYNC_SITE_URL = env.str("ORDERSYNC_SITE_URL", default="http://127.0.0.1:8000")
 
 # Production hardening; `manage.py check --deploy` passes with these.
 SESSION_COOKIE_HTTPONLY = True

@@ -1,12 +1,15 @@
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from django.db import connection
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection, models
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ordersync.core.models import HealthPing
+from ordersync.core.models import AuditEvent, HealthPing
 
 
 @dataclass(frozen=True)
@@ -67,4 +70,46 @@ def health_check_worker(*, wait_seconds: float = 8.0) -> CheckResult:
         time.sleep(0.1)
     return CheckResult(
         False, _("No worker answered within %(seconds)d s.") % {"seconds": wait_seconds}
+    )
+
+
+SECRET_WORDS = ("token", "secret", "password", "key", "code")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            str(k): "<redacted>"
+            if any(word in str(k).lower() for word in SECRET_WORDS)
+            else _scrub(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def audit_log(
+    *,
+    action: str,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
+    target: models.Model | None = None,
+    details: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> AuditEvent:
+    """Record a security-relevant action; keys that look secret are redacted."""
+    if actor is None and request is not None:
+        actor = request.user
+    user = actor if actor is not None and actor.is_authenticated else None
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_name=user.get_username() if user else "",
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_repr=str(target)[:255] if target is not None else "",
+        details=_scrub(details or {}),
+        ip=request.META.get("REMOTE_ADDR") or None if request is not None else None,
     )

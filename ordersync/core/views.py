@@ -1,10 +1,12 @@
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from ordersync.core import services
+from ordersync.core import selectors, services
+from ordersync.core.audit import ACTION_LABELS
 from ordersync.core.permissions import user_is_admin
 
 
@@ -26,6 +28,23 @@ def health(request: HttpRequest) -> HttpResponse:
     }
     status = 200 if all(c.ok for c in checks.values()) else 503
     return render(request, "core/health.html", {"checks": checks}, status=status)
+
+
+@login_required
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    if not user_is_admin(request.user):
+        raise PermissionDenied
+    events = selectors.audit_event_list(request.user)
+    action = request.GET.get("action", "")
+    if action:
+        events = events.filter(action=action)
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "core/audit_log.html",
+        {"page": page, "action": action, "actions": ACTION_LABELS},
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -8,6 +8,7 @@ PRODUCTION_ENV = {
     "ORDERSYNC_PRODUCTION": "1",
     "DJANGO_SECRET_KEY": "x" * 20 + "a-long-random-production-secret-key-0123456789",
     "DJANGO_ALLOWED_HOSTS": "ordersync.example.com",
+    "ORDERSYNC_TOKEN_KEYS": "CQnNMPnG95A8uKZfWVfnp5J7ZHCqji55U1uH0XsV1z0=",
 }
 
 

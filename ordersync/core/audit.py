@@ -1,0 +1,25 @@
+"""Names of audit actions; other apps add theirs to ACTION_LABELS."""
+
+from django.utils.translation import gettext_lazy as _
+
+ACTION_LABELS = {
+    "account.connected": _("Yandex account connected"),
+    "account.token_replaced": _("Token replaced"),
+    "account.token_refreshed": _("Token refreshed"),
+    "account.token_invalid": _("Token found invalid"),
+    "account.disconnected": _("Yandex account disconnected"),
+    "account.checked": _("Account checked"),
+    "account.oauth_failed": _("Connection attempt failed"),
+    "counter.added": _("Counter added"),
+    "counter.removed": _("Counter removed"),
+    "counter.settings_changed": _("Counter settings changed"),
+    "counters.synced": _("Counters synchronised"),
+    "grant.added": _("Access granted"),
+    "grant.removed": _("Access removed"),
+    "keys.rotated": _("Token keys rotated"),
+}
+
+
+def action_label(action: str) -> str:
+    """Return the translated name of an action, or its code when unknown."""
+    return str(ACTION_LABELS.get(action, action))
