@@ -16,7 +16,11 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**os.environ, **env},
+        # The browser tests' DJANGO_ALLOW_ASYNC_UNSAFE is no part of a deployment.
+        env={
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=120,
