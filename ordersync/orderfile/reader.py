@@ -333,7 +333,15 @@ class CsvSource(_SourceBase):
             return "utf-8", False
         try:
             codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            if _UTF8_IN_CP1251.search(sample, 0, exc.start):
+                # Valid UTF-8 Cyrillic before the bad byte: two encodings mixed.
+                raise SourceError(
+                    "encoding_mixed",
+                    line=sample.count(b"\n", 0, exc.start) + 1,
+                    found="not UTF-8",
+                    encoding="UTF-8",
+                ) from exc
             return "cp1251", True
         return "utf-8", True
 
@@ -384,6 +392,13 @@ class CsvSource(_SourceBase):
                 block = fh.read(_CHUNK_BYTES)
                 data = carry + block
                 if not block:
+                    tail = len(data) - data.rfind(newline) - 1
+                    if tail > self.limits.max_line_bytes:
+                        raise SourceError(
+                            "csv_line_too_long",
+                            line=line + data.count(newline),
+                            limit_mb=self.limits.max_line_bytes >> 20,
+                        )
                     if data:
                         yield self._checked(data, line, state)
                     return

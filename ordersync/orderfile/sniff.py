@@ -167,8 +167,14 @@ def _shared_string_count(archive: zipfile.ZipFile) -> int:
     return int(match.group(1)) if match else 0
 
 
-_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"[^>]*?>(?:(?!</c>).)*?</f></c>', re.S)
-_EMPTY_F = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"[^>]*?><f[^>]*/></c>')
+# A formula cell with no cached value: <c r="B2"><f>A2*2</f></c>, or with an empty
+# <v/> as some libraries write it.
+_NO_VALUE = re.compile(
+    rb'<c r="([A-Z]{1,3})(\d+)"[^>]*>(?:(?!</c>).){0,2000}?<f[^>]*(?:/>|>[^<]*</f>)'
+    rb"\s*(?:<v\s*/>|<v></v>)?\s*</c>",
+    re.S,
+)
+_NO_VALUE_HINTS = (b"</f></c>", b"<v />", b"<v/>", b"<v></v>", b"/></c>")
 
 
 def formulas_without_value(path: Path, sheet_index: int) -> set[tuple[int, int]]:
@@ -191,13 +197,10 @@ def formulas_without_value(path: Path, sheet_index: int) -> set[tuple[int, int]]
                     tail = data
                     continue
                 part, tail = data[:cut], data[cut:]
-                if b"</f></c>" not in part and b"/></c>" not in part:
+                if not any(hint in part for hint in _NO_VALUE_HINTS):
                     continue
-                for pattern in (_CELL_REF, _EMPTY_F):
-                    for match in pattern.finditer(part):
-                        if b"<v>" in match.group(0) or b"<v " in match.group(0):
-                            continue
-                        found.add((int(match.group(2)), _column_number(match.group(1))))
+                for match in _NO_VALUE.finditer(part):
+                    found.add((int(match.group(2)), _column_number(match.group(1))))
     return found
 
 

@@ -1,0 +1,48 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ordersync.orderfile.cli import main
+
+from .conftest import EXAMPLE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_check_orders_writes_the_file_and_the_report(write, tmp_path, capsys):
+    path = write(EXAMPLE)
+    out, report = tmp_path / "out.csv", tmp_path / "report.json"
+    code = main([str(path), "--output", str(out), "--report", str(report)])
+    assert code == 0
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert (data["rows_total"], data["rows_valid"], data["rows_invalid"]) == (3, 3, 0)
+    assert (data["encoding"], data["delimiter"], data["header_row"]) == (
+        "utf-8",
+        ",",
+        1,
+    )
+    assert data["mapping"]["fields"]["id"] == ["id"]
+    missing = [w for w in data["warnings"] if w["code"] == "id_missing"]
+    assert missing[0]["row"] == 4
+    assert set(data["warnings"][0]) >= {"row", "column", "field", "value", "code",
+                                        "message"}  # fmt: skip
+    assert out.read_text().count("\n") == 4
+    assert "rows: 3, valid: 3" in capsys.readouterr().out
+
+
+def test_unreadable_file_exits_2_with_a_message(write, capsys):
+    code = main([str(write(b"\x89PNG\r\n\x1a\n\x00\x00")), "--lang", "en"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "This is not a table file (PNG image). Upload a CSV or an Excel workbook.\n"
+    )
+
+
+def test_manage_py_check_orders_runs_the_same_pipeline(write):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check_orders", str(write(b"")), "--lang", "en"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == "The file is empty."

@@ -1,0 +1,77 @@
+"""The fast path must give exactly what the per-row reference gives."""
+
+import datetime as dt
+import io
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from ordersync.orderfile import Options, open_source, process, suggest_mapping
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import gen
+
+NOW = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
+
+
+def both(path, **kwargs):
+    results = []
+    for fast in (False, True):
+        source = open_source(path)
+        mapping = suggest_mapping(source.columns, [v for _, v in source.preview(50)])
+        out = io.BytesIO()
+        report = process(
+            source, mapping, Options(now=NOW, fast=fast, **kwargs), output=out
+        )
+        data = report.to_dict("en")
+        results.append((out.getvalue(), json.dumps(data, sort_keys=True), report))
+    return results
+
+
+@pytest.mark.parametrize(
+    ("seed", "kwargs"),
+    [(1, {}), (2, {"hash_pii": True}), (3, {"duplicates": "keep_last"}),
+     (4, {"timezone": "Asia/Vladivostok", "max_problems": 10})],
+)  # fmt: skip
+def test_fast_path_gives_identical_file_and_report_on_messy_data(
+    tmp_path, seed, kwargs
+):
+    path = gen.write_csv(tmp_path / "m.csv", 6000, seed=seed)
+    # Pad the file so later chunks take the polars path, not only the first one.
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(",".join(['""'] * 13) for _ in range(1)) + "\n")
+    (ref, ref_report, _), (fast, fast_report, report) = both(path, **kwargs)
+    assert fast == ref
+    assert fast_report == ref_report
+    assert report.fast_rows > 0
+
+
+def test_fast_path_is_used_for_chunks_after_the_first(tmp_path, monkeypatch):
+    from ordersync.orderfile import reader
+
+    monkeypatch.setattr(reader, "_CHUNK_BYTES", 64 * 1024)
+    path = gen.write_csv(tmp_path / "m.csv", 5000, seed=9)
+    (ref, ref_report, _), (fast, fast_report, report) = both(path)
+    assert fast == ref
+    assert fast_report == ref_report
+    assert report.fast_rows > 3000
+
+
+def test_tricky_chunks_fall_back_to_csv_reader(tmp_path, monkeypatch):
+    from ordersync.orderfile import reader
+
+    monkeypatch.setattr(reader, "_CHUNK_BYTES", 256)
+    rng = random.Random(5)
+    lines = ["id,create_date_time,emails,Комментарий"]
+    for i in range(300):
+        comment = rng.choice(['"a\nb"', 'x"y', '"q""q"', "", '" lead"', "\x00"])
+        blank = "\n" if rng.random() < 0.05 else ""
+        lines.append(f"{i},10.01.2024 10:00,u{i}@e.ru,{comment}{blank}")
+    path = tmp_path / "t.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    (ref, ref_report, _), (fast, fast_report, _) = both(path)
+    assert fast == ref
+    assert fast_report == ref_report

@@ -1,0 +1,150 @@
+import datetime as dt
+
+import pytest
+from openpyxl import Workbook
+
+from ordersync.orderfile import LimitExceededError, SourceError, open_source
+from ordersync.orderfile.sniff import Limits
+
+from .conftest import EXAMPLE
+
+HEADER = "Номер заказа;Дата создания;Телефон;Статус\n"
+
+
+def test_semicolon_cp1251_export_from_excel_is_read(write):
+    text = "Выгрузка заказов\n\n" + HEADER + "A-1;10.01.2024;8 912 345-67-89;Оплачен\n"
+    source = open_source(write(text.encode("cp1251")))
+    assert (source.encoding, source.delimiter, source.header_row) == ("cp1251", ";", 3)
+    assert source.columns == ["Номер заказа", "Дата создания", "Телефон", "Статус"]
+    assert source.preview(5) == [
+        (4, ["A-1", "10.01.2024", "8 912 345-67-89", "Оплачен"])
+    ]
+
+
+def test_utf8_bom_does_not_end_up_in_the_first_column_name(write):
+    source = open_source(write(b"\xef\xbb\xbf" + EXAMPLE.encode()))
+    assert source.columns[0] == "id"
+    assert source.encoding == "utf-8"
+
+
+def test_utf16_tab_separated_unicode_text_is_read(write):
+    text = "id\tcreate_date_time\temails\nA\t2024-01-10\tivan@example.ru\n"
+    source = open_source(write(text.encode("utf-16")))
+    assert (source.encoding, source.delimiter) == ("utf-16", "\t")
+    assert list(source.iter_rows()) == [(2, ["A", "2024-01-10", "ivan@example.ru"])]
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+def test_every_line_ending_gives_the_exact_rows(write, newline):
+    lines = ["id,emails", "1,a@b.ru", '2,"x@y.ru,z@y.ru"', "3,c@d.ru"]
+    source = open_source(write(newline.join(lines) + newline))
+    assert [n for n, _ in source.iter_rows()] == [2, 3, 4]
+    assert list(source.iter_rows())[1] == (3, ["2", "x@y.ru,z@y.ru"])
+
+
+def test_unterminated_quote_names_the_line_where_it_starts(write):
+    body = 'id,emails\n1,"a@b.ru\n' + "".join(f"{i},x{i}@b.ru\n" for i in range(2000))
+    with pytest.raises(SourceError) as caught:
+        list(open_source(write(body)).iter_rows())
+    assert caught.value.message_en == (
+        "A quoted value that starts on line 2 is never closed. Check the quotes on "
+        "that line and export the file again."
+    )
+
+
+def test_cp1251_line_inside_a_utf8_file_is_a_mixed_encoding_error(write):
+    data = ("id,статус\n1,Оплачен\n").encode() + "2,Отменён\n".encode("cp1251")
+    with pytest.raises(SourceError) as caught:
+        list(open_source(write(data)).iter_rows())
+    assert caught.value.code == "encoding_mixed"
+    assert caught.value.params["line"] == 3
+
+
+def test_line_without_end_over_the_limit_is_refused(write):
+    path = write("id,emails\n" + "x" * 5000)
+    with pytest.raises(SourceError) as caught:
+        list(open_source(path, limits=Limits(max_line_bytes=1000)).iter_rows())
+    assert caught.value.code == "csv_line_too_long"
+
+
+def test_row_limit_is_enforced_while_streaming(write):
+    body = "id,emails\n" + "".join(f"{i},a{i}@b.ru\n" for i in range(20))
+    with pytest.raises(LimitExceededError) as caught:
+        list(open_source(write(body), limits=Limits(max_rows=10)).iter_rows())
+    assert caught.value.message_en == (
+        "The file has more than 10 data rows. Split it into smaller files."
+    )
+
+
+def test_header_only_file_has_no_data_rows(write):
+    source = open_source(write("id,create_date_time,emails\n"))
+    assert source.columns == ["id", "create_date_time", "emails"]
+    assert source.preview(10) == []
+
+
+def test_duplicate_and_empty_header_names_are_made_unique(write):
+    source = open_source(write("Телефон,,Телефон,id\n1,2,3,4\n"))
+    assert source.columns == ["Телефон", "Column 2", "Телефон (2)", "id"]
+
+
+def test_user_can_override_encoding_and_delimiter(write):
+    path = write("a|b\n1|2\n".encode("cp1251"))
+    source = open_source(path, encoding="cp1251", delimiter="|")
+    assert source.columns == ["a", "b"]
+
+
+def _workbook(path, rows, title="Заказы"):
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title
+    for row in rows:
+        sheet.append(row)
+    book.create_sheet("Пусто")
+    book.save(path)
+    return path
+
+
+def test_xlsx_keeps_exact_phone_digits_and_real_dates(tmp_path):
+    path = _workbook(
+        tmp_path / "o.xlsx",
+        [
+            ["Отчёт по заказам"],
+            [],
+            ["id", "Дата", "Телефон"],
+            ["A1", dt.datetime(2024, 1, 10, 11, 56), 79161234570.0],
+        ],
+    )
+    source = open_source(path)
+    assert (source.kind, source.sheet, source.header_row) == ("xlsx", "Заказы", 3)
+    assert source.sheets == ["Заказы", "Пусто"]
+    ((number, values),) = source.preview(5)
+    assert number == 4
+    assert values[1] == dt.datetime(2024, 1, 10, 11, 56)
+    from ordersync.orderfile.reader import cell_to_text
+
+    assert cell_to_text(values[2]) == "79161234570"
+
+
+def test_unknown_sheet_lists_the_sheets(tmp_path):
+    path = _workbook(tmp_path / "o.xlsx", [["id"], ["1"]])
+    with pytest.raises(SourceError) as caught:
+        open_source(path, sheet="Лист1")
+    assert caught.value.message_ru == "Листа «Лист1» нет. Листы в книге: Заказы, Пусто."
+
+
+def test_xlsx_that_is_really_text_is_read_as_csv(write):
+    source = open_source(write(EXAMPLE, "orders.xlsx"))
+    assert source.kind == "csv"
+
+
+def test_formula_without_cached_value_is_found(tmp_path):
+    path = _workbook(tmp_path / "f.xlsx", [["id", "revenue"], ["A", "=1+1"]])
+    source = open_source(path)
+    assert source.formulas_without_value() == {(2, 2)}
+
+
+def test_long_run_of_empty_rows_ends_the_sheet(tmp_path):
+    rows = [["id", "emails"], ["1", "a@b.ru"], *([[]] * 30), ["2", "c@d.ru"]]
+    path = _workbook(tmp_path / "e.xlsx", rows)
+    source = open_source(path, limits=Limits(max_empty_run=10))
+    assert [n for n, _ in source.iter_rows()] == [2]

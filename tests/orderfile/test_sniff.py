@@ -1,0 +1,115 @@
+import io
+import zipfile
+
+import pytest
+
+from ordersync.orderfile import LimitExceededError, SourceError, open_source
+from ordersync.orderfile.sniff import Limits
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+WORKBOOK = {
+    "[Content_Types].xml": b"<Types/>",
+    "xl/workbook.xml": b"<workbook/>",
+}
+
+
+def _code(path, **kwargs) -> str:
+    with pytest.raises(SourceError) as caught:
+        open_source(path, **kwargs)
+    return caught.value.code
+
+
+def test_empty_file_is_rejected(write):
+    with pytest.raises(SourceError) as caught:
+        open_source(write(b""))
+    assert caught.value.message_en == "The file is empty."
+    assert caught.value.message_ru == "Файл пустой."
+
+
+def test_csv_that_is_really_a_zip_archive_is_not_parsed_as_text(write):
+    assert _code(write(_zip({"a.txt": b"x"}), "orders.csv")) == "file_zip_not_excel"
+
+
+def test_truncated_workbook_is_reported_damaged(write):
+    data = _zip({**WORKBOOK, "xl/worksheets/sheet1.xml": b"<x/>" * 5000})
+    assert _code(write(data[: len(data) // 2], "orders.xlsx")) == "file_damaged"
+
+
+def test_png_named_csv_is_rejected_by_content(write):
+    path = write(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    with pytest.raises(SourceError) as caught:
+        open_source(path)
+    assert caught.value.message_en == (
+        "This is not a table file (PNG image). Upload a CSV or an Excel workbook."
+    )
+
+
+def test_html_page_is_rejected(write):
+    assert _code(write("<!DOCTYPE html><html><body>x</body></html>")) == (
+        "file_not_table"
+    )
+
+
+def test_xlsb_is_rejected(write):
+    assert _code(write(_zip({"xl/workbook.bin": b"x"}), "a.xlsx")) == "file_xlsb"
+
+
+def test_macro_workbook_renamed_xlsx_is_rejected_by_content(write):
+    data = _zip({**WORKBOOK, "xl/vbaProject.bin": b"vba"})
+    assert _code(write(data, "orders.xlsx")) == "file_macro_enabled"
+
+
+def test_password_protected_workbook_asks_to_remove_the_password(write):
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500
+    path = write(ole + "EncryptedPackage".encode("utf-16-le"), "a.xlsx")
+    with pytest.raises(SourceError) as caught:
+        open_source(path)
+    assert caught.value.code == "file_encrypted"
+    assert "Remove the password" in caught.value.message_en
+
+
+def test_zip_bomb_is_rejected_from_the_central_directory(tmp_path):
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in WORKBOOK.items():
+            archive.writestr(name, data)
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as fh:
+            block = b"A" * (1 << 20)
+            for _ in range(64):
+                fh.write(block)
+    with pytest.raises(LimitExceededError) as caught:
+        open_source(path, limits=Limits(max_unpacked_bytes=32 << 20))
+    assert caught.value.message_en == (
+        "The workbook unpacks to more than 32 MB. Split it into smaller files or save "
+        "it as CSV."
+    )
+
+
+def test_too_many_zip_entries_are_rejected(write):
+    entries = {**WORKBOOK, **{f"xl/media/{i}.bin": b"" for i in range(30)}}
+    path = write(_zip(entries), "a.xlsx")
+    with pytest.raises(LimitExceededError) as caught:
+        open_source(path, limits=Limits(max_zip_entries=10))
+    assert caught.value.code == "file_too_many_parts"
+
+
+def test_shared_strings_table_larger_than_the_cells_is_rejected(write):
+    strings = (
+        b'<sst uniqueCount="3000000">' + b"<si><t>user@example.org</t></si>" * 60000
+    )
+    data = _zip(
+        {
+            **WORKBOOK,
+            "xl/sharedStrings.xml": strings,
+            "xl/worksheets/sheet1.xml": b'<c r="A1" t="s"><v>0</v></c>',
+        }
+    )
+    assert _code(write(data, "a.xlsx")) == "file_shared_strings_bomb"
