@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "axes",
     "ordersync.core",
     "ordersync.counters",
+    "ordersync.uploads",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +147,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+# The upload wizard refuses larger files while they stream in.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+# Rows per CSV part sent to Metrika; problems kept in full for the preview table.
+UPLOAD_PART_ROWS = env.int("UPLOAD_PART_ROWS", default=500_000)
+UPLOAD_MAX_PROBLEMS = env.int("UPLOAD_MAX_PROBLEMS", default=10_000)
 
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
