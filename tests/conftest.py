@@ -7,6 +7,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests never write var/token-keys: every test encrypts under this fixed key.
+TEST_TOKEN_KEY = "pXW2y7kXQ6gR3bH0sWcJ8vYwq2L1mZt5N4aUe9FhKdI="
+
+
+@pytest.fixture(autouse=True)
+def _token_keys(settings):
+    settings.TOKEN_ENCRYPTION_KEYS = [TEST_TOKEN_KEY]
 
 
 @pytest.fixture
@@ -55,6 +62,7 @@ def celery_worker_process(transactional_db, tmp_path):
         **os.environ,
         "DATABASE_URL": database_url_for_subprocess(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "ORDERSYNC_TOKEN_KEYS": ",".join(settings.TOKEN_ENCRYPTION_KEYS),
         "PYTHONUNBUFFERED": "1",
     }
     log = (tmp_path / "worker.log").open("w")

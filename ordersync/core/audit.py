@@ -8,7 +8,6 @@ ACTION_LABELS = {
     "account.token_refreshed": _("Token refreshed"),
     "account.token_invalid": _("Token found invalid"),
     "account.disconnected": _("Yandex account disconnected"),
-    "account.checked": _("Account checked"),
     "account.oauth_failed": _("Connection attempt failed"),
     "counter.added": _("Counter added"),
     "counter.removed": _("Counter removed"),
