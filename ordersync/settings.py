@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "ordersync.core",
     "ordersync.counters",
     "ordersync.uploads",
+    "ordersync.submissions",
 ]
 
 MIDDLEWARE = [
@@ -205,6 +206,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
+    "sweep-submissions": {
+        "task": "submissions.sweep",
+        "schedule": timedelta(
+            seconds=env.float("SUBMISSION_SWEEP_SECONDS", default=60)
+        ),
+    },
+    "purge-upload-files": {
+        "task": "submissions.purge_files",
+        "schedule": timedelta(hours=1),
+    },
     "refresh-yandex-tokens": {
         "task": "counters.refresh_due_tokens",
         "schedule": timedelta(
@@ -248,6 +259,40 @@ EMAIL_BACKEND = env.str(
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ordersync@localhost")
 # Links in e-mails sent by workers, which have no request to build them from.
 ORDERSYNC_SITE_URL = env.str("ORDERSYNC_SITE_URL", default="http://127.0.0.1:8000")
+
+# Submissions to Metrika (ordersync.submissions): retry policy, per-account
+# parallel limit (Metrika allows 3 requests at once per Yandex login), the sweeper.
+SUBMISSION_RETRY_BASE_SECONDS = env.float("SUBMISSION_RETRY_BASE_SECONDS", default=30)
+SUBMISSION_RETRY_MAX_SECONDS = env.float("SUBMISSION_RETRY_MAX_SECONDS", default=1800)
+SUBMISSION_MAX_FAILURES = env.int("SUBMISSION_MAX_FAILURES", default=6)
+SUBMISSION_RATE_LIMIT_SECONDS = env.float("SUBMISSION_RATE_LIMIT_SECONDS", default=15)
+SUBMISSION_PARALLEL_PER_ACCOUNT = env.int("SUBMISSION_PARALLEL_PER_ACCOUNT", default=1)
+SUBMISSION_PARALLEL_WAIT_SECONDS = env.float(
+    "SUBMISSION_PARALLEL_WAIT_SECONDS", default=5
+)
+SUBMISSION_HEARTBEAT_SECONDS = env.float("SUBMISSION_HEARTBEAT_SECONDS", default=10)
+SUBMISSION_STALE_SECONDS = env.float("SUBMISSION_STALE_SECONDS", default=60)
+SUBMISSION_LOST_AFTER_SECONDS = env.float("SUBMISSION_LOST_AFTER_SECONDS", default=600)
+SUBMISSION_SWEEP_SECONDS = env.float("SUBMISSION_SWEEP_SECONDS", default=60)
+# Countdowns must stay below the broker's visibility timeout; longer waits (the
+# daily quota) are queued by the sweeper when they are due.
+SUBMISSION_MAX_COUNTDOWN_SECONDS = env.float(
+    "SUBMISSION_MAX_COUNTDOWN_SECONDS", default=600
+)
+SUBMISSION_MAX_CLAIMS = env.int("SUBMISSION_MAX_CLAIMS", default=30)
+SUBMISSION_RECONCILE_GRACE_SECONDS = env.float(
+    "SUBMISSION_RECONCILE_GRACE_SECONDS", default=30
+)
+SUBMISSION_RECONCILE_SKEW_SECONDS = env.float(
+    "SUBMISSION_RECONCILE_SKEW_SECONDS", default=300
+)
+SUBMISSION_CONFIRM_INTERVAL_SECONDS = env.float(
+    "SUBMISSION_CONFIRM_INTERVAL_SECONDS", default=120
+)
+SUBMISSION_CONFIRM_TIMEOUT_HOURS = env.int(
+    "SUBMISSION_CONFIRM_TIMEOUT_HOURS", default=6
+)
+UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=30)
 
 # Production hardening; `manage.py check --deploy` passes with these.
 SESSION_COOKIE_HTTPONLY = True

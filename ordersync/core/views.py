@@ -13,7 +13,9 @@ from ordersync.core.permissions import user_is_admin
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/dashboard.html")
+    from ordersync.submissions.views import dashboard_context
+
+    return render(request, "core/dashboard.html", dashboard_context(request.user))
 
 
 @login_required
