@@ -150,8 +150,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 # The upload wizard refuses larger files while they stream in.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
-# Rows per CSV part sent to Metrika; problems kept in full for the preview table.
-UPLOAD_PART_ROWS = env.int("UPLOAD_PART_ROWS", default=500_000)
+# Bytes per CSV part sent to Metrika (its cap is 1 GB); problems kept in full for
+# the preview table.
+UPLOAD_PART_BYTES = env.int("UPLOAD_PART_BYTES", default=512 * 1024 * 1024)
 UPLOAD_MAX_PROBLEMS = env.int("UPLOAD_MAX_PROBLEMS", default=10_000)
 
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")

@@ -78,6 +78,8 @@ class Upload(models.Model):
         _("step"), max_length=16, choices=Step.choices, default=Step.SOURCE
     )
 
+    # The interface language when the check started: problem reports use it.
+    language = models.CharField(max_length=8, default="ru")
     original_name = models.CharField(_("file name"), max_length=255)
     original_file = models.FileField(
         _("file"), upload_to=original_file_name, max_length=255
@@ -90,11 +92,15 @@ class Upload(models.Model):
     job_finished_at = models.DateTimeField(null=True, blank=True)
     progress_rows = models.BigIntegerField(default=0)
     progress_fraction = models.FloatField(default=0.0)
+    # The step whose page shows the last job's failure, and the failure itself.
+    error_step = models.CharField(max_length=16, choices=Step.choices, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_ru = models.TextField(blank=True)
     error_en = models.TextField(blank=True)
 
-    # How the engine reads the file: detected, then confirmed or overridden.
+    # What the user told the engine (sheet, encoding, delimiter, header_row);
+    # the fields below hold what it then detected or used.
+    source_options = models.JSONField(default=dict, blank=True)
     kind = models.CharField(_("file type"), max_length=8, blank=True)
     sheets = models.JSONField(default=list, blank=True)
     sheet = models.CharField(_("sheet"), max_length=255, blank=True)
@@ -105,6 +111,8 @@ class Upload(models.Model):
     source_preview = models.JSONField(default=list, blank=True)
 
     mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    # Where the mapping came from: "suggested", "last" or a saved mapping's name.
+    mapping_origin = models.CharField(max_length=120, blank=True)
     statuses = models.JSONField(_("status values"), default=dict, blank=True)
     status_counts = models.JSONField(default=dict, blank=True)
     merge_mode = models.CharField(
