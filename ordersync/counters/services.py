@@ -806,11 +806,10 @@ def counter_update_settings(
     request: HttpRequest,
 ) -> Counter:
     """Change a counter's upload defaults."""
-    before = {
-        "default_merge_mode": counter.default_merge_mode,
-        "hash_personal_data": counter.hash_personal_data,
-        "default_phone_region": counter.default_phone_region,
-    }
+    # Read from the database: a bound ModelForm has already changed ``counter``.
+    before = Counter.objects.values(
+        "default_merge_mode", "hash_personal_data", "default_phone_region"
+    ).get(pk=counter.pk)
     after = {
         "default_merge_mode": default_merge_mode,
         "hash_personal_data": hash_personal_data,
