@@ -55,6 +55,15 @@ def _unique_items(text: pl.Expr) -> pl.Expr:
     return ((commas == 0) | ((commas == 1) & (first != second))).fill_null(False)
 
 
+def _shown(raw: Any) -> str:
+    # The value rules.normalize_date quotes in its warnings.
+    if isinstance(raw, dt.datetime):
+        return raw.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    return rules.clean_text(raw)[0]
+
+
 class FastRules:
     """Run a batch through polars, and its unusual rows through the reference."""
 
@@ -67,6 +76,7 @@ class FastRules:
         self.today = now.date()
         self.oldest = self.today - dt.timedelta(days=90)
         self._stage: list[dict[str, pl.Expr]] = [{}, {}]
+        self._has_t: dict[int, bool] = {}
 
     # -- expressions, one per field: (normalised value, ok flag)
 
@@ -91,27 +101,21 @@ class FastRules:
             r"^(?:\d{4}-\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})(?: \d{2}:\d{2}(?::\d{2})?)?$"
             r"|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})$"
         )
-        # ISO with an offset is moved into the counter's zone, as rules.py does.
-        zoned = (
-            s.str.replace(r"Z$", "+00:00")
-            .str.strptime(
-                pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%:z", strict=False
+        formats = [
+            s.str.strptime(pl.Datetime("us"), fmt, strict=False)
+            for fmt in _DATE_FORMATS
+        ]
+        if self._has_t.get(index, True):
+            # ISO with an offset is moved into the counter's zone, as rules.py does.
+            formats.append(
+                s.str.replace(r"Z$", "+00:00")
+                .str.strptime(
+                    pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%:z", strict=False
+                )
+                .dt.convert_time_zone(self.options.timezone)
+                .dt.replace_time_zone(None)
             )
-            .dt.convert_time_zone(self.options.timezone)
-            .dt.replace_time_zone(None)
-        )
-        parsed = self._pre(
-            f"p{index}",
-            pl.coalesce(
-                [
-                    *[
-                        s.str.strptime(pl.Datetime("us"), fmt, strict=False)
-                        for fmt in _DATE_FORMATS
-                    ],
-                    zoned,
-                ]
-            ),
-        )
+        parsed = self._pre(f"p{index}", pl.coalesce(formats))
         has_time = s.str.len_bytes() > 10
         day = parsed.dt.date()
         future = (has_time & (parsed > self.now)) | (~has_time & (day > self.today))
@@ -244,17 +248,24 @@ class FastRules:
         if frame.is_empty():
             return
         self._stage = [{}, {}]
+        # Offsets are rare; skip their parsing in chunks that have no ISO "T".
+        self._has_t = {
+            i: bool(frame.get_column(f"c{i}").str.contains("T", literal=True).any())
+            for i in self.engine.index.get("create_date_time", [])
+        }
         out, oks, warnings = self._expressions(frame)
+        plan = frame.lazy()
         for stage in self._stage:
             if stage:
-                frame = frame.with_columns(**stage)
-        checked = frame.select(
+                plan = plan.with_columns(**stage)
+        checked = plan.select(
             "_row",
-            *[ok.alias(f"k{i}") for i, ok in enumerate(oks)],
+            "_force",
+            **{f"k_{name}": pl.all_horizontal(flags) for name, flags in oks.items()},
             **{f"w_{code}": flag for code, flag in warnings.items()},
             **{f"o_{name}": expr for name, expr in out.items()},
         )
-        ok = pl.all_horizontal([pl.col(f"k{i}") for i in range(len(oks))])
+        ok = pl.all_horizontal([pl.col(f"k_{name}") for name in oks])
         checked = checked.with_columns(ok=ok).with_columns(
             pl.col(f"w_{code}") & pl.col("ok") for code in warnings
         )
@@ -266,7 +277,7 @@ class FastRules:
             slow_expr = slow_expr | (
                 any_warning & (problematic.cast(pl.UInt32).cum_sum() <= room)
             )
-        checked = checked.with_columns(slow=slow_expr, warned=any_warning)
+        checked = checked.with_columns(slow=slow_expr, warned=any_warning).collect()
         fast_rows = checked.filter(~pl.col("slow"))
         counts = fast_rows.select(
             warned=pl.col("warned").sum(),
@@ -279,7 +290,8 @@ class FastRules:
         report.rows_valid += fast_rows.height
         report.fast_rows += fast_rows.height
 
-        slow_numbers = checked.filter(pl.col("slow")).get_column("_row").to_list()
+        slow = checked.filter(pl.col("slow"))
+        slow_numbers = slow.get_column("_row").to_list()
         slow_out: list[tuple[int, list[str]]] = []
         if slow_numbers:
             if originals is None:
@@ -289,9 +301,12 @@ class FastRules:
                     r[-1]: ["" if v is None else v for v in r[:width]]
                     for r in wanted.select(*data, "_row").iter_rows()
                 }
+            known = self._known(slow, originals)
             for number in slow_numbers:
                 report.rows_total += 1
-                result, warned = self.engine.apply(number, originals[number], log)
+                result, warned = self.engine.apply(
+                    number, originals[number], log, known.get(number)
+                )
                 report.rows_with_warnings += warned
                 if result is None:
                     report.rows_invalid += 1
@@ -329,6 +344,42 @@ class FastRules:
         if id_index is not None:
             tracker.add_frame(good.select(row="_row", id=pl.col("id")))
 
+    def _known(
+        self, slow: pl.DataFrame, originals: dict[int, list[Any]]
+    ) -> dict[int, dict[str, tuple[str, list]]]:
+        """Return, per slow row, the fields the fast path already got right.
+
+        Only the other fields go through the reference rules, with the reference's
+        row checks on top; a fast field carries the warnings it would have there.
+        """
+        names = list(self.engine.index)
+        known: dict[int, dict[str, tuple[str, list]]] = {}
+        columns = ["_row", "_force"]
+        columns += [f"k_{n}" for n in names] + [f"o_{n}" for n in names]
+        for row in slow.select(columns).iter_rows():
+            number, force = row[0], row[1]
+            if force:
+                continue
+            flags, values = row[2 : 2 + len(names)], row[2 + len(names) :]
+            fields: dict[str, tuple[str, list]] = {}
+            for name, flag, value in zip(names, flags, values, strict=True):
+                if not flag:
+                    continue
+                issues: list = []
+                if name == "id" and value == "":
+                    issues.append(rules.Issue("id_missing", "", {}))
+                elif (
+                    name == "create_date_time"
+                    and dt.date.fromisoformat(value[:10]) < self.oldest
+                ):
+                    raw = originals[number][self.engine.index[name][0]]
+                    issues.append(
+                        rules.Issue("date_older_than_90_days", _shown(raw), {})
+                    )
+                fields[name] = (value, issues)
+            known[number] = fields
+        return known
+
     def _output(self, name: str) -> pl.Expr:
         if name in self.engine.constants:
             return pl.lit(self.engine.constants[name], dtype=pl.String)
@@ -363,9 +414,9 @@ class FastRules:
 
     def _expressions(
         self, frame: pl.DataFrame
-    ) -> tuple[dict[str, pl.Expr], list[pl.Expr], dict[str, pl.Expr]]:
+    ) -> tuple[dict[str, pl.Expr], dict[str, list[pl.Expr]], dict[str, pl.Expr]]:
         out: dict[str, pl.Expr] = {}
-        oks: list[pl.Expr] = []
+        oks: dict[str, list[pl.Expr]] = {}
         warnings: dict[str, pl.Expr] = {}
         for name, indexes in self.engine.index.items():
             if len(indexes) > 1:
@@ -374,12 +425,12 @@ class FastRules:
                 joined = pl.concat_str(texts, separator=",", ignore_nulls=True)
                 joined = joined.fill_null("")
                 out[name] = joined
-                oks.extend(ok for _, ok, _ in parts)
-                oks.append(_unique_items(joined))
+                oks[name] = [ok for _, ok, _ in parts]
+                oks[name].append(_unique_items(joined))
                 continue
             text, ok, old = self._one(frame, name, indexes[0])
             out[name] = text
-            oks.append(ok)
+            oks[name] = [ok]
             if name == "id":
                 warnings["id_missing"] = self._cell(indexes[0]) == ""
             if old is not None:
@@ -388,12 +439,12 @@ class FastRules:
             pl.lit(False)
         ]
         constants_identify = any(f in self.engine.constants for f in IDENTIFIER_FIELDS)
-        oks.append(pl.any_horizontal(identifiers) | pl.lit(constants_identify))
+        oks[""] = [pl.any_horizontal(identifiers) | pl.lit(constants_identify)]
         if "cost" in out and "revenue" in out:
             cost = out["cost"].cast(pl.Float64, strict=False)
             revenue = out["revenue"].cast(pl.Float64, strict=False)
             warnings["cost_above_revenue"] = (cost > revenue).fill_null(False)
-        oks.append(~pl.col("_force"))
+        oks["_force"] = [~pl.col("_force")]
         return out, oks, warnings
 
     def _one(

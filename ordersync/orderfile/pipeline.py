@@ -119,13 +119,27 @@ class RowRules:
         return out
 
     def apply(
-        self, number: int, values: list[Any], log: ProblemLog
+        self,
+        number: int,
+        values: list[Any],
+        log: ProblemLog,
+        known: dict[str, tuple[str, list[rules.Issue]]] | None = None,
     ) -> tuple[list[str] | None, bool]:
         """Return the output values of a row (None if it has errors) and whether
-        it had warnings; record its problems in ``log``."""
+        it had warnings; record its problems in ``log``.
+
+        ``known`` holds fields already normalised (by the fast path) with their
+        issues; the row checks still run here.
+        """
         found: list[tuple[rules.Issue, str, str]] = []
         out: dict[str, str] = dict(self.constants)
         for name, indexes in self.index.items():
+            if known and name in known:
+                result, issues = known[name]
+                found.extend((i, name, indexes[0]) for i in issues)
+                if result:
+                    out[name] = result
+                continue
             cells = [(i, values[i] if i < len(values) else "") for i in indexes]
             for i, value in cells:
                 if (number, i + 1) in self.formulas and value in ("", None):

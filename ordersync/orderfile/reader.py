@@ -33,6 +33,7 @@ Row = tuple[int, list[Value]]
 DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_BYTES = 1 << 20
 _CHUNK_BYTES = 4 << 20
+_FIRST_CHUNK_BYTES = 64 << 10
 # UTF-8 Cyrillic (two bytes D0/D1 + continuation) seen twice in a row cannot be
 # ordinary cp1251 text ("РЎРѕ..."), so it marks a line saved in another encoding.
 _UTF8_IN_CP1251 = re.compile(rb"(?:[\xd0\xd1][\x80-\xbf]){2}")
@@ -388,8 +389,11 @@ class CsvSource(_SourceBase):
         state = {"confirmed": self.encoding_certain}
         with self.path.open("rb") as fh:
             fh.read(len(self._bom))
+            # A small first chunk: it holds the header, so csv.reader reads it.
+            size = _FIRST_CHUNK_BYTES
             while True:
-                block = fh.read(_CHUNK_BYTES)
+                block = fh.read(size)
+                size = _CHUNK_BYTES
                 data = carry + block
                 if not block:
                     tail = len(data) - data.rfind(newline) - 1
@@ -613,7 +617,9 @@ def _fast_frame(chunk: _Chunk, delimiter: str, width: int) -> Any:
 
     Return None, so the chunk goes through csv.reader, when it has anything polars
     and csv.reader might read differently: CR line ends, NUL bytes, blank lines,
-    quotes inside unquoted values, line breaks inside quotes, ragged rows.
+    line breaks inside quotes (the record count differs), ragged rows or text after
+    a closing quote (polars refuses them). A quote inside an unquoted value is kept
+    literally by both; tests/orderfile/test_fast.py checks such chunks.
     """
     raw = chunk.utf8
     if b"\x00" in raw or b"\n\n" in raw or raw.startswith(b"\n"):
@@ -622,8 +628,6 @@ def _fast_frame(chunk: _Chunk, delimiter: str, width: int) -> Any:
     if not raw.endswith(b"\n") or lines == 0:
         return None
     if b"\r" in raw and (raw.count(b"\r") != raw.count(b"\r\n") or b"\r\n\r\n" in raw):
-        return None
-    if b'"' in raw and _suspicious_quotes(raw, delimiter):
         return None
     import polars as pl
 
@@ -643,20 +647,6 @@ def _fast_frame(chunk: _Chunk, delimiter: str, width: int) -> Any:
     if frame.height != lines:
         return None
     return frame
-
-
-_QUOTE_PATTERNS: dict[str, re.Pattern[bytes]] = {}
-
-
-def _suspicious_quotes(raw: bytes, delimiter: str) -> bool:
-    pattern = _QUOTE_PATTERNS.get(delimiter)
-    if pattern is None:
-        d = re.escape(delimiter.encode())
-        # A lone quote with ordinary characters on both sides neither opens nor
-        # closes a value; csv.reader and polars may disagree on it.
-        pattern = re.compile(rb"[^" + d + rb'\n"]"[^' + d + rb'\r\n"]')
-        _QUOTE_PATTERNS[delimiter] = pattern
-    return pattern.search(raw) is not None
 
 
 def _looks_utf16(sample: bytes) -> bool:

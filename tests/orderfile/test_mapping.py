@@ -52,7 +52,8 @@ def test_mapping_round_trips_through_json():
     [({"fields": {"bogus": ["a"]}}, "unknown field bogus"),
      ({"fields": {"id": ["a", "b"]}}, "id takes only one column"),
      ({"constants": {"emails": "x"}}, "emails cannot be a constant"),
-     ({"fields": {"emails": ["a"], "phones": ["a"]}}, "a column feeds more than one field")],
+     ({"fields": {"emails": ["a"], "phones": ["a"]}},
+      "a column feeds more than one field")],
 )  # fmt: skip
 def test_malformed_mappings_are_refused(data, detail):
     with pytest.raises(MappingError) as caught:

@@ -1,0 +1,201 @@
+"""Bench the order-file engine against baselines measured in the same run.
+
+Generates its data under bench/data/ (git-ignored) on first use, then runs each
+measurement in a fresh process and prints time, rows/s, peak RSS and ratios:
+
+    .venv/bin/python bench/bench_orderfile.py            # 1M CSV + 200k XLSX
+    .venv/bin/python bench/bench_orderfile.py --ten-million
+
+The pandas comparison runs only if pandas is installed (bench/requirements.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+DATA = BENCH / "data"
+PYTHON = sys.executable
+
+TASKS = {
+    "csv_reader": """
+import csv, sys
+n = 0
+with open(sys.argv[1], newline="", encoding="utf-8") as fh:
+    for _ in csv.reader(fh):
+        n += 1
+print(n)
+""",
+    "pipeline": """
+import sys
+from ordersync.orderfile.cli import main
+sys.exit(main([sys.argv[1], "--output", sys.argv[2], "--report", sys.argv[3]]))
+""",
+    "preview": """
+import sys, time
+from ordersync.orderfile import open_source
+t = time.perf_counter()
+source = open_source(sys.argv[1])
+rows = source.preview(100)
+print(len(rows), round(time.perf_counter() - t, 3))
+""",
+    "pandas": """
+import sys
+import pandas as pd
+from ordersync.orderfile import open_source, suggest_mapping, rules
+from ordersync.orderfile.pipeline import Options
+source = open_source(sys.argv[1])
+mapping = suggest_mapping(source.columns, [v for _, v in source.preview(50)])
+frame = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False,
+                    skiprows=source.header_row - 1)
+ctx = Options().date_context()
+single = {
+    "create_date_time": lambda v: rules.normalize_date(v, ctx)[0],
+    "revenue": lambda v: rules.normalize_money(v)[0] if v else "",
+    "cost": lambda v: rules.normalize_money(v)[0] if v else "",
+    "currency": lambda v: rules.normalize_currency(v)[0] if v else "",
+    "order_status": lambda v: Options().statuses.lookup(v),
+}
+def listed(rule):
+    def apply(cell):
+        out = [rule(i)[0] for i in rules.split_list(cell, spaces=False)]
+        return None if None in out else ",".join(out)
+    return apply
+lists = {
+    "emails": listed(rules.normalize_email),
+    "phones": listed(lambda v: rules.normalize_phone(v, "RU")),
+    "client_ids": listed(rules.normalize_client_id),
+    "goals": listed(rules.normalize_goal),
+}
+out = pd.DataFrame()
+for field, columns in mapping.fields.items():
+    rule = single.get(field) or lists.get(field) or (lambda v: v.strip())
+    out[field] = frame[columns[0]].map(rule)
+valid = out.notna().all(axis=1)
+out[valid].to_csv(sys.argv[2], index=False)
+print(int((~valid).sum()))
+""",
+}
+
+
+def measure_rss(task: str, *args: str) -> dict[str, float | str]:
+    """Run a task in a fresh process; return wall time, peak RSS (GNU time), output."""
+    timer = Path("/usr/bin/time")
+    start = time.perf_counter()
+    result = subprocess.run(
+        [str(timer), "-f", "%M", PYTHON, "-c", TASKS[task], *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{task} failed:\n{result.stderr[-2000:]}")
+    rss_kb = int(result.stderr.strip().splitlines()[-1])
+    return {"seconds": seconds, "rss_mb": rss_kb / 1024, "out": result.stdout.strip()}
+
+
+def ensure(path: Path, rows: int, xlsx: bool = False) -> Path:
+    """Generate a data file once."""
+    if not path.exists():
+        sys.path.insert(0, str(BENCH))
+        import gen
+
+        print(f"generating {path.name} ({rows:,} rows)...", flush=True)
+        (gen.write_xlsx if xlsx else gen.write_csv)(path, rows)
+    return path
+
+
+def best(task: str, runs: int, *args: str) -> dict[str, float | str]:
+    """Return the fastest of ``runs`` runs, with the highest RSS seen."""
+    results = [measure_rss(task, *args) for _ in range(runs)]
+    fastest = min(results, key=lambda r: r["seconds"])
+    fastest["rss_mb"] = max(r["rss_mb"] for r in results)
+    return fastest
+
+
+def line(label: str, result: dict, rows: int, extra: str = "") -> None:
+    rate = rows / result["seconds"]
+    print(
+        f"{label:<34} {result['seconds']:7.2f} s {rate:>11,.0f} rows/s "
+        f"{result['rss_mb']:7.0f} MB  {extra}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--ten-million", action="store_true")
+    parser.add_argument("--skip-xlsx", action="store_true")
+    args = parser.parse_args()
+    csv_1m = ensure(DATA / "orderfile_1m.csv", 1_000_000)
+    out, report = str(DATA / "out.csv"), str(DATA / "report.json")
+
+    print("== CSV, 1,000,000 rows,", f"{csv_1m.stat().st_size / 1e6:.0f} MB")
+    bare = best("csv_reader", args.runs, str(csv_1m))
+    line("bare csv.reader pass", bare, 1_000_000)
+    full = best("pipeline", args.runs, str(csv_1m), out, report)
+    ratio = full["seconds"] / bare["seconds"]
+    line(
+        "check_orders (whole pipeline)",
+        full,
+        1_000_000,
+        f"{ratio:.2f}x csv.reader (target <= 3.5x, >= 250k rows/s, < 400 MB)",
+    )
+    summary = json.loads(Path(report).read_text(encoding="utf-8"))
+    print(
+        f"{'':34} valid {summary['rows_valid']:,}, invalid "
+        f"{summary['rows_invalid']:,}, written {summary['rows_written']:,}"
+    )
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        print("pandas alternative: skipped (pip install -r bench/requirements.txt)")
+    else:
+        alt = measure_rss("pandas", str(csv_1m), str(DATA / "pandas_out.csv"))
+        line(
+            "pandas read_csv + same rules",
+            alt,
+            1_000_000,
+            f"ours is {alt['seconds'] / full['seconds']:.1f}x faster (target >= 3x)",
+        )
+    preview = measure_rss("preview", str(csv_1m))
+    seconds = preview["out"].split()[1]
+    print(f"{'preview, first 100 rows (CSV)':<34} {seconds} s (target < 0.2 s)")
+
+    if args.ten_million:
+        csv_10m = ensure(DATA / "orderfile_10m.csv", 10_000_000)
+        big = measure_rss("pipeline", str(csv_10m), out, report)
+        line(
+            "check_orders, 10,000,000 rows",
+            big,
+            10_000_000,
+            f"peak RSS {big['rss_mb'] / full['rss_mb']:.2f}x the 1M run "
+            "(target <= 1.5x)",
+        )
+
+    if not args.skip_xlsx:
+        xlsx = ensure(DATA / "orderfile_200k.xlsx", 200_000, xlsx=True)
+        print("== XLSX, 200,000 rows,", f"{xlsx.stat().st_size / 1e6:.0f} MB")
+        result = best("pipeline", args.runs, str(xlsx), out, report)
+        line(
+            "check_orders (whole pipeline)",
+            result,
+            200_000,
+            "(target >= 90k rows/s, < 300 MB)",
+        )
+        preview = measure_rss("preview", str(xlsx))
+        seconds = preview["out"].split()[1]
+        print(f"{'preview, first 100 rows (XLSX)':<34} {seconds} s (target < 2 s)")
+
+
+if __name__ == "__main__":
+    main()
