@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("ordersync.core.urls")),
     path("counters/", include("ordersync.counters.urls")),
     path("history/", include("ordersync.submissions.urls")),
+    path("uploads/", include("ordersync.uploads.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1,0 +1,748 @@
+"""Writes and state changes of the upload wizard, and the jobs its task runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import shutil
+import tempfile
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models.fields.files import FieldFile
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from ordersync import orderfile
+from ordersync.counters.models import Counter
+from ordersync.orderfile.reader import cell_to_text
+from ordersync.uploads import selectors
+from ordersync.uploads.errors import UploadError
+from ordersync.uploads.models import Upload, UploadPart, UploadProblem
+
+logger = logging.getLogger(__name__)
+
+S = Upload.Status
+Step = Upload.Step
+Job = Upload.Job
+
+STEPS = list(Step.values)
+# The page that starts each job, where its failure is shown.
+JOB_STEP = {
+    Job.INSPECT: Step.SOURCE,
+    Job.STATUSES: Step.COLUMNS,
+    Job.VALIDATE: Step.OPTIONS,
+}
+ALLOWED_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods")
+# Errors the user can fix by telling the engine how to read the file.
+SOURCE_STEP_CODES = frozenset(
+    {
+        "encoding_invalid",
+        "encoding_unknown",
+        "delimiter_invalid",
+        "header_row_out_of_range",
+        "sheet_not_found",
+        "no_header",
+    }
+)
+PREVIEW_ROWS = 20
+OUTPUT_PREVIEW_ROWS = 50
+STATUS_VALUES_KEPT = 500
+PROGRESS_EVERY = 20_000
+WIZARD_DICTIONARY = "Upload wizard"
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def clean_file_name(name: str) -> str:
+    """Return the user's file name fit for display: a short, visible basename."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _INVISIBLE.sub("", name).strip()
+    if len(name) > 255:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext[:16] if dot else ""
+        name = f"{(stem if dot else name)[: 250 - len(ext)]}…{dot}{ext}"
+    return name or "file"
+
+
+def check_file(file: UploadedFile | None) -> None:
+    """Raise UploadError if the file may not enter the wizard at all."""
+    if file is None:
+        raise UploadError(_("Choose a file to upload."))
+    name = clean_file_name(file.name or "")
+    if not name.lower().endswith(ALLOWED_EXTENSIONS):
+        raise UploadError(
+            _(
+                "«%(name)s» is not a table file. Upload a .csv, .txt, .tsv, .xlsx, "
+                ".xls or .ods file."
+            )
+            % {"name": name}
+        )
+    if file.size == 0:
+        raise UploadError(_("The file «%(name)s» is empty.") % {"name": name})
+    if file.size > settings.UPLOAD_MAX_BYTES:
+        raise UploadError(too_big_message())
+
+
+def too_big_message() -> str:
+    return _(
+        "The file is larger than %(limit)s MB. Split it into smaller files or save "
+        "it as CSV, which is much smaller than Excel."
+    ) % {"limit": settings.UPLOAD_MAX_BYTES // (1024 * 1024)}
+
+
+def upload_create(
+    *, user: AbstractBaseUser, counter: Counter, file: UploadedFile, language: str
+) -> Upload:
+    """Store a new file for ``counter`` and start reading it."""
+    check_file(file)
+    upload = Upload(
+        counter=counter,
+        created_by=user,
+        original_name=clean_file_name(file.name or ""),
+        size_bytes=file.size or 0,
+        merge_mode=counter.default_merge_mode,
+        hash_pii=counter.hash_personal_data,
+        phone_region=counter.default_phone_region,
+        language=language,
+    )
+    upload.original_file.save("source", file, save=False)
+    try:
+        with transaction.atomic():
+            upload.save()
+            _start_job(upload, Job.INSPECT)
+    except BaseException:
+        upload.original_file.delete(save=False)
+        raise
+    return upload
+
+
+def upload_replace_file(*, upload: Upload, file: UploadedFile) -> Upload:
+    """Put a corrected file in place of the upload's one, keeping its mapping."""
+    _check_editable(upload)
+    check_file(file)
+    old_name = upload.original_file.name
+    upload.original_name = clean_file_name(file.name or "")
+    upload.size_bytes = file.size or 0
+    upload.original_file.save("source", file, save=False)
+    upload.source_options = {}
+    upload.step = Step.SOURCE
+    with transaction.atomic():
+        _clear_results(upload)
+        _start_job(upload, Job.INSPECT)
+    if old_name and old_name != upload.original_file.name:
+        upload.original_file.storage.delete(old_name)
+    return upload
+
+
+def upload_set_source(*, upload: Upload, options: dict[str, Any]) -> Upload:
+    """Read the file again with the sheet, encoding, delimiter or header given."""
+    _check_editable(upload)
+    upload.source_options = {k: v for k, v in options.items() if v not in ("", None)}
+    with transaction.atomic():
+        _clear_results(upload)
+        _start_job(upload, Job.INSPECT)
+    return upload
+
+
+def upload_accept_source(*, upload: Upload) -> Upload:
+    """Take the file as read and go on to the columns."""
+    _check_editable(upload)
+    if not upload.columns:
+        raise UploadError(_("The file has not been read yet."))
+    _advance(upload, Step.COLUMNS)
+    upload.save(update_fields=["step", "updated_at"])
+    return upload
+
+
+def upload_set_mapping(
+    *, upload: Upload, mapping: orderfile.Mapping, origin: str = ""
+) -> Upload:
+    """Store a mapping that fits the file and count the status values if needed."""
+    _check_editable(upload)
+    mapping.check_against(upload.columns)
+    data = mapping.to_dict()
+    changed = data["fields"] != upload.mapping.get("fields") or data[
+        "constants"
+    ] != upload.mapping.get("constants")
+    upload.mapping = data
+    if origin:
+        upload.mapping_origin = origin
+    status_column = mapping.fields.get("order_status", [""])[0]
+    with transaction.atomic():
+        if changed:
+            _clear_results(upload)
+        if status_column and (changed or not upload.status_counts):
+            upload.status_counts = {}
+            upload.step = Step.COLUMNS
+            _start_job(upload, Job.STATUSES)
+        else:
+            if not status_column:
+                upload.status_counts = {}
+            _advance(upload, Step.OPTIONS)
+            upload.save()
+    return upload
+
+
+def upload_apply_mapping(*, upload: Upload, data: dict, origin: str) -> list[str]:
+    """Put a saved or earlier mapping in the form; return its columns not in the file.
+
+    Fields whose columns are missing are left out, so the user sees what still
+    needs a column instead of an error.
+    """
+    _check_editable(upload)
+    mapping = orderfile.Mapping.from_dict(data)
+    missing = [
+        c for cols in mapping.fields.values() for c in cols if c not in upload.columns
+    ]
+    mapping.fields = {
+        f: [c for c in cols if c in upload.columns]
+        for f, cols in mapping.fields.items()
+    }
+    mapping.fields = {f: cols for f, cols in mapping.fields.items() if cols}
+    mapping.confidence = {}
+    upload.mapping = mapping.to_dict()
+    upload.mapping_origin = origin
+    upload.save(update_fields=["mapping", "mapping_origin", "updated_at"])
+    return missing
+
+
+def upload_set_options(
+    *,
+    upload: Upload,
+    user: AbstractBaseUser,
+    statuses: dict[str, str],
+    merge_mode: str,
+    hash_pii: bool,
+    duplicates: str,
+    remember_statuses: bool,
+    language: str,
+) -> Upload:
+    """Store the status values and send options, then check every row."""
+    from ordersync.counters.services import status_dictionary_save
+
+    _check_editable(upload)
+    if upload.step not in (Step.OPTIONS, Step.PREVIEW, Step.CONFIRM):
+        raise UploadError(_("Choose the columns first."))
+    upload.statuses = statuses
+    upload.merge_mode = merge_mode
+    upload.hash_pii = hash_pii
+    upload.duplicates = duplicates
+    upload.language = language
+    with transaction.atomic():
+        if remember_statuses and statuses:
+            status_dictionary_save(
+                counter=upload.counter,
+                name=WIZARD_DICTIONARY,
+                statuses={**_wizard_dictionary(upload.counter), **statuses},
+                user=user,
+            )
+        _clear_results(upload)
+        upload.step = Step.OPTIONS
+        _start_job(upload, Job.VALIDATE)
+    return upload
+
+
+def upload_go_to_confirm(*, upload: Upload) -> Upload:
+    """Accept the preview: only the valid rows will be sent."""
+    if upload.status != S.READY:
+        raise UploadError(_("The file has not been checked yet."))
+    if not upload.rows_valid:
+        raise UploadError(_("No row can be sent: fix the file and upload it again."))
+    _advance(upload, Step.CONFIRM)
+    upload.save(update_fields=["step", "updated_at"])
+    return upload
+
+
+def upload_confirm(*, upload: Upload, user: AbstractBaseUser) -> bool:
+    """Confirm a checked upload and queue its sending, once however often called.
+
+    Return whether this call made the transition.
+    """
+    if upload.status == S.READY and not upload.rows_valid:
+        raise UploadError(_("No row can be sent: fix the file and upload it again."))
+    with transaction.atomic():
+        won = Upload.objects.filter(
+            pk=upload.pk, status=S.READY, rows_valid__gt=0
+        ).update(
+            status=S.CONFIRMED,
+            step=Step.CONFIRM,
+            confirmed_at=timezone.now(),
+            confirmed_by=user,
+            updated_at=timezone.now(),
+        )
+        upload.refresh_from_db()
+        if won and apps.is_installed("ordersync.submissions"):
+            from ordersync.submissions.services import (
+                SubmissionError,
+                submission_create,
+            )
+
+            try:
+                submission_create(
+                    upload=upload, user=user, merge_mode=upload.merge_mode
+                )
+            except SubmissionError as exc:
+                raise UploadError(str(exc)) from exc
+    return bool(won)
+
+
+def upload_abandon(*, upload: Upload) -> None:
+    """Drop a draft and delete its files."""
+    _check_editable(upload)
+    Upload.objects.filter(pk=upload.pk).exclude(status=S.CONFIRMED).update(
+        status=S.ABANDONED, job="", updated_at=timezone.now()
+    )
+    _delete_results(upload)
+    if upload.original_file:
+        upload.original_file.delete(save=False)
+    Upload.objects.filter(pk=upload.pk).update(original_file="")
+
+
+def _check_editable(upload: Upload) -> None:
+    if upload.status in (S.CONFIRMED, S.ABANDONED):
+        raise UploadError(_("This upload is closed; start a new one."))
+    if upload.status == S.ANALYSING:
+        raise UploadError(_("Wait until the file has been read."))
+
+
+def _advance(upload: Upload, step: str) -> None:
+    upload.step = step
+
+
+def _wizard_dictionary(counter: Counter) -> dict[str, str]:
+    saved = counter.status_dictionaries.filter(name=WIZARD_DICTIONARY).first()
+    return dict(saved.statuses) if saved else {}
+
+
+def _clear_results(upload: Upload) -> None:
+    """Forget the last check; its files go after commit."""
+    _delete_results(upload)
+    upload.rows_total = upload.rows_valid = upload.rows_invalid = 0
+    upload.rows_dropped_duplicates = upload.warnings_count = 0
+    upload.rows_without_id = upload.problems_kept = 0
+    upload.counts_by_code = {}
+    upload.output_columns = []
+    upload.output_preview = []
+    upload.problems_csv = upload.problems_xlsx = ""
+
+
+def _delete_results(upload: Upload) -> None:
+    names = [p.file.name for p in upload.parts.all() if p.file]
+    names += [f.name for f in (upload.problems_csv, upload.problems_xlsx) if f]
+    UploadPart.objects.filter(upload=upload).delete()
+    UploadProblem.objects.filter(upload=upload).delete()
+    if names:
+        transaction.on_commit(lambda: _delete_files(names))
+
+
+def _delete_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete %s", name)
+
+
+def _start_job(upload: Upload, job: str) -> None:
+    from ordersync.uploads.tasks import upload_run_job
+
+    upload.status = S.ANALYSING
+    upload.job = job
+    upload.job_started_at = timezone.now()
+    upload.job_finished_at = None
+    upload.progress_rows = 0
+    upload.progress_fraction = 0.0
+    upload.error_step = upload.error_code = upload.error_ru = upload.error_en = ""
+    upload.save()
+    upload_id = upload.pk
+    transaction.on_commit(lambda: upload_run_job.delay(upload_id))
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def upload_run_job(*, upload_id: int) -> None:
+    """Run the job the upload waits for (read, count statuses or check)."""
+    upload = (
+        Upload.objects.select_related("counter")
+        .filter(pk=upload_id, status=S.ANALYSING)
+        .first()
+    )
+    if upload is None:
+        return
+    started = upload.job_started_at
+    runner = {
+        Job.INSPECT: _inspect,
+        Job.STATUSES: _count_statuses,
+        Job.VALIDATE: _validate,
+    }[upload.job]
+    try:
+        with _local_file(upload.original_file) as path:
+            runner(upload, path)
+    except orderfile.SourceError as exc:
+        step = Step.SOURCE if exc.code in SOURCE_STEP_CODES else Step.FILE
+        _fail(upload, started, exc, step, S.DRAFT if step == Step.SOURCE else None)
+    except orderfile.MappingError as exc:
+        _fail(upload, started, exc, Step.COLUMNS, S.DRAFT)
+    except orderfile.OptionsError as exc:
+        _fail(upload, started, exc, Step.OPTIONS, S.DRAFT)
+    except Exception:
+        logger.exception("upload %s: job %s failed", upload.pk, upload.job)
+        _fail(upload, started, _InternalError(), JOB_STEP[upload.job], S.DRAFT)
+
+
+class _InternalError(orderfile.OrderFileError):
+    """Our own failure, told to the user without details."""
+
+    def __init__(self) -> None:
+        super().__init__("internal")
+
+    def message(self, lang: str = "ru") -> str:
+        with translation.override(lang):
+            return _(
+                "The file could not be processed because of an error on our side. "
+                "Try again; if it happens again, tell your administrator."
+            )
+
+
+def _fail(
+    upload: Upload,
+    started: Any,
+    exc: orderfile.OrderFileError,
+    step: str,
+    status: str | None,
+) -> None:
+    Upload.objects.filter(
+        pk=upload.pk, status=S.ANALYSING, job_started_at=started
+    ).update(
+        status=status or S.UNREADABLE,
+        step=step,
+        error_step=step,
+        error_code=exc.code,
+        error_ru=exc.message("ru"),
+        error_en=exc.message("en"),
+        job_finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+def _finish(upload: Upload, started: Any, **fields: Any) -> bool:
+    return bool(
+        Upload.objects.filter(
+            pk=upload.pk, status=S.ANALYSING, job_started_at=started
+        ).update(
+            job_finished_at=timezone.now(),
+            updated_at=timezone.now(),
+            progress_fraction=1.0,
+            **fields,
+        )
+    )
+
+
+def _progress(upload: Upload) -> Callable[[int, float], None]:
+    def report(rows: int, fraction: float) -> None:
+        Upload.objects.filter(pk=upload.pk, status=S.ANALYSING).update(
+            progress_rows=rows, progress_fraction=min(max(fraction, 0.0), 1.0)
+        )
+
+    return report
+
+
+def _open(upload: Upload, path: Path) -> Any:
+    chosen = upload.source_options
+    return orderfile.open_source(
+        path,
+        encoding=chosen.get("encoding") or None,
+        delimiter=chosen.get("delimiter") or None,
+        sheet=chosen.get("sheet") or None,
+        header_row=chosen.get("header_row") or None,
+    )
+
+
+def _inspect(upload: Upload, path: Path) -> None:
+    source = _open(upload, path)
+    rows = source.preview(PREVIEW_ROWS)
+    preview = [[n, [cell_to_text(v) for v in values]] for n, values in rows]
+    fields: dict[str, Any] = {
+        "kind": source.kind,
+        "sheets": list(source.sheets or []),
+        "sheet": source.sheet or "",
+        "encoding": source.encoding or "",
+        "delimiter": source.delimiter or "",
+        "header_row": source.header_row,
+        "columns": list(source.columns),
+        "source_preview": preview,
+        "status": S.DRAFT,
+        "step": Step.SOURCE,
+    }
+    if not _fits(upload.mapping, source.columns):
+        mapping, origin = _initial_mapping(upload, source.columns, rows)
+        fields.update(mapping=mapping, mapping_origin=origin)
+    _finish(upload, upload.job_started_at, **fields)
+
+
+def _fits(data: dict, columns: list[str]) -> bool:
+    used = [c for cols in (data or {}).get("fields", {}).values() for c in cols]
+    return bool(used) and all(c in columns for c in used)
+
+
+def _initial_mapping(
+    upload: Upload, columns: list[str], rows: list
+) -> tuple[dict, str]:
+    last = selectors.last_mapping_for_counter(upload.counter_id, exclude=upload.pk)
+    if _fits(last, columns):
+        return {**last, "confidence": {}}, "last"
+    sample = [values for _, values in rows]
+    return orderfile.suggest_mapping(columns, sample).to_dict(), "suggested"
+
+
+class _ProgressSource:
+    """A source whose row iteration reports progress (for count_statuses)."""
+
+    def __init__(self, source: Any, progress: Callable[[int, float], None]) -> None:
+        self._source = source
+        self._progress = progress
+        self.columns = source.columns
+
+    def iter_rows(self) -> Iterator[tuple[int, list[Any]]]:
+        done, next_report = 0, PROGRESS_EVERY
+        for batch in self._source.iter_batches(fast=False):
+            yield from batch.rows
+            done += len(batch.rows)
+            if done >= next_report:
+                self._progress(done, batch.consumed)
+                next_report = done + PROGRESS_EVERY
+
+
+def _count_statuses(upload: Upload, path: Path) -> None:
+    source = _open(upload, path)
+    column = upload.mapping["fields"]["order_status"][0]
+    known = {**selectors.counter_statuses(upload.counter_id), **upload.statuses}
+    dictionary = orderfile.StatusDictionary(_valid_statuses(known))
+    counts = orderfile.count_statuses(
+        _ProgressSource(source, _progress(upload)), column, dictionary
+    )
+    values = [c for c in counts if c["value"] != ""]
+    _finish(
+        upload,
+        upload.job_started_at,
+        status=S.DRAFT,
+        step=Step.OPTIONS,
+        status_counts={
+            "column": column,
+            "values": values[:STATUS_VALUES_KEPT],
+            "more": max(0, len(values) - STATUS_VALUES_KEPT),
+            "empty": sum(c["rows"] for c in counts if c["value"] == ""),
+        },
+    )
+
+
+def _valid_statuses(statuses: dict[str, str]) -> dict[str, str]:
+    from ordersync.orderfile.statuses import STATUSES
+
+    return {k: v for k, v in statuses.items() if str(v).upper() in STATUSES}
+
+
+def engine_options(upload: Upload, **overrides: Any) -> orderfile.Options:
+    """Return the engine's options for this upload and its counter."""
+    options: dict[str, Any] = {
+        "timezone": upload.counter.time_zone_name,
+        "region": upload.phone_region or "RU",
+        "hash_pii": upload.hash_pii,
+        "duplicates": upload.duplicates,
+        "statuses": orderfile.StatusDictionary(_valid_statuses(upload.statuses)),
+        "max_problems": settings.UPLOAD_MAX_PROBLEMS,
+        "part_size": settings.UPLOAD_PART_BYTES,
+        "progress_every": PROGRESS_EVERY,
+    }
+    return orderfile.Options(**{**options, **overrides})
+
+
+def _validate(upload: Upload, path: Path) -> None:
+    started = upload.job_started_at
+    source = _open(upload, path)
+    mapping = orderfile.Mapping.from_dict(upload.mapping)
+    with tempfile.TemporaryDirectory(prefix="ordersync-check-") as tmp:
+        workdir = Path(tmp)
+        report = orderfile.process(
+            source,
+            mapping,
+            engine_options(upload),
+            output=workdir / "orders.csv",
+            progress=_progress(upload),
+        )
+        preview = _output_preview(upload, path, mapping)
+        lang = "en" if upload.language == "en" else "ru"
+        reports: dict[str, Path] = {}
+        if report.problems:
+            reports["csv"] = workdir / "problems.csv"
+            orderfile.write_problem_csv(source, report, reports["csv"], lang)
+            reports["xlsx"] = workdir / "problems.xlsx"
+            orderfile.write_problem_xlsx(source, report, reports["xlsx"], lang)
+        _store_results(upload, started, report, preview, reports)
+
+
+def _store_results(
+    upload: Upload,
+    started: Any,
+    report: orderfile.Report,
+    preview: list[dict],
+    reports: dict[str, Path],
+) -> None:
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            locked = (
+                Upload.objects.select_for_update()
+                .filter(pk=upload.pk, status=S.ANALYSING, job_started_at=started)
+                .first()
+            )
+            if locked is None:
+                return
+            for index, part_path in enumerate(report.parts):
+                part = UploadPart(
+                    upload=locked,
+                    index=index,
+                    size_bytes=Path(part_path).stat().st_size,
+                    rows=_count_lines(Path(part_path)) - 1,
+                )
+                with open(part_path, "rb") as fh:
+                    part.file.save("part.csv", File(fh), save=False)
+                written.append(part.file.name)
+                part.save()
+            UploadProblem.objects.bulk_create(
+                (
+                    UploadProblem(
+                        upload=locked,
+                        row=p.row,
+                        column=p.column[:255],
+                        field=p.field[:32],
+                        value=str(p.value)[:1000],
+                        code=p.code[:64],
+                        severity=p.severity,
+                        params={k: str(v)[:200] for k, v in p.params.items()},
+                    )
+                    for p in report.problems
+                ),
+                batch_size=2000,
+            )
+            for kind, report_path in reports.items():
+                field: FieldFile = getattr(locked, f"problems_{kind}")
+                with report_path.open("rb") as fh:
+                    field.save(f"problems.{kind}", File(fh), save=False)
+                written.append(field.name)
+            without_id = (
+                min(report.counts.get("id_missing", 0), report.rows_written)
+                if "id" in report.columns
+                else report.rows_written
+            )
+            _finish(
+                locked,
+                started,
+                status=S.READY,
+                step=Step.PREVIEW,
+                rows_total=report.rows_total,
+                rows_valid=report.rows_written,
+                rows_invalid=report.rows_invalid,
+                rows_dropped_duplicates=report.rows_dropped_duplicates,
+                warnings_count=report.warnings_count,
+                rows_without_id=without_id,
+                counts_by_code=report.counts,
+                problems_kept=len(report.problems),
+                output_columns=report.columns,
+                output_preview=preview,
+                progress_rows=report.rows_total,
+                problems_csv=locked.problems_csv.name or "",
+                problems_xlsx=locked.problems_xlsx.name or "",
+            )
+    except BaseException:
+        _delete_files(written)
+        raise
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            count += block.count(b"\n")
+    return count
+
+
+class _HeadSource:
+    """The first rows of a source, for the preview of normalised rows."""
+
+    def __init__(self, source: Any, limit: int) -> None:
+        self._source = source
+        self._limit = limit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+    def iter_batches(self, *, fast: bool = True) -> Iterator[Any]:
+        taken = 0
+        for batch in self._source.iter_batches(fast=False):
+            batch.rows = batch.rows[: self._limit - taken]
+            taken += len(batch.rows)
+            yield batch
+            if taken >= self._limit:
+                return
+
+
+def _output_preview(upload: Upload, path: Path, mapping: Any) -> list[dict]:
+    """Return the first valid rows exactly as they will be sent, repairs marked."""
+    source = _HeadSource(_open(upload, path), OUTPUT_PREVIEW_ROWS * 4)
+    buffer = io.BytesIO()
+    options = engine_options(
+        upload, part_size=None, duplicates=orderfile.KEEP_ALL, fast=False
+    )
+    report = orderfile.process(source, mapping, options, output=buffer)
+    failed = {p.row for p in report.problems if p.severity == "error"}
+    repairs: dict[int, dict[str, str]] = {}
+    for p in report.problems:
+        if p.code == "value_repaired":
+            column = p.field
+            if upload.hash_pii and column in ("emails", "phones"):
+                column += "_md5"
+            repairs.setdefault(p.row, {})[column] = str(p.value)
+    numbers = [
+        n
+        for batch in source.iter_batches()
+        for n, values in batch.rows
+        if any(v not in ("", None) for v in values) and n not in failed
+    ]
+    lines = list(csv.reader(io.StringIO(buffer.getvalue().decode("utf-8"))))[1:]
+    return [
+        {"row": n, "values": values, "repaired": repairs.get(n, {})}
+        for n, values in zip(numbers, lines, strict=False)
+    ][:OUTPUT_PREVIEW_ROWS]
+
+
+@contextmanager
+def _local_file(field: FieldFile) -> Iterator[Path]:
+    """Yield a local path of a stored file, copying it from remote storage."""
+    try:
+        local = field.storage.path(field.name)
+    except NotImplementedError:
+        local = None
+    if local is not None:
+        yield Path(local)
+        return
+    with tempfile.TemporaryDirectory(prefix="ordersync-src-") as tmp:
+        target = Path(tmp) / "source"
+        with field.storage.open(field.name, "rb") as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        yield target
