@@ -68,26 +68,37 @@ class Command(BaseCommand):
         answer once it is.
         """
         seed = json.loads(DEMO_SEED.read_text())
-        if YandexAccount.objects.filter(login=DEMO_LOGIN).exists():
-            self.stdout.write(f"Demo Yandex account {DEMO_LOGIN!r} exists.")
-            return
         uid = next(a["uid"] for a in seed["accounts"] if a["login"] == DEMO_LOGIN)
         token = next(t for t in seed["tokens"] if t["login"] == DEMO_LOGIN)
-        now = timezone.now()
+        # The emulator starts from its seed on every run and forgets tokens it
+        # issued before, so the demo account always gets the seed's token back.
+        tokens = {
+            "status": YandexAccount.Status.ACTIVE,
+            "source": YandexAccount.Source.OAUTH,
+            "access_token_encrypted": crypto.encrypt(token["access_token"]),
+            "refresh_token_encrypted": crypto.encrypt(token["refresh_token"]),
+            "token_fingerprint": token_fingerprint(token["access_token"]),
+            "scopes": token["scopes"],
+            "expires_at": datetime.fromisoformat(token["expires_at"]),
+            "token_obtained_at": timezone.now(),
+            "last_error": "",
+        }
+        account = YandexAccount.objects.filter(uid=uid).first()
+        if account is not None:
+            YandexAccount.objects.filter(pk=account.pk).update(**tokens)
+            self.stdout.write(
+                f"Demo Yandex account {DEMO_LOGIN!r} exists; its token was reset "
+                "to the emulator's seed."
+            )
+            return
         account = YandexAccount.objects.create(
             uid=uid,
             login=DEMO_LOGIN,
-            source=YandexAccount.Source.OAUTH,
-            access_token_encrypted=crypto.encrypt(token["access_token"]),
-            refresh_token_encrypted=crypto.encrypt(token["refresh_token"]),
-            token_fingerprint=token_fingerprint(token["access_token"]),
-            scopes=token["scopes"],
-            expires_at=datetime.fromisoformat(token["expires_at"]),
-            token_obtained_at=now,
             counters_reachable=sum(
                 1 for c in seed["counters"] if self._permission(c) is not None
             ),
             connected_by=admin,
+            **tokens,
         )
         for item in seed["counters"]:
             if item["id"] not in DEMO_COUNTERS:
