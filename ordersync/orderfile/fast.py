@@ -474,29 +474,25 @@ class FastRules:
         indexes = sorted({i for ix in self.engine.index.values() for i in ix})
         width = self.engine.width
         formula_rows = {r for r, _ in self.engine.formulas}
-        columns: dict[str, list[str]] = {f"c{i}": [] for i in indexes}
-        numbers: list[int] = []
-        force: list[bool] = []
-        originals: dict[int, list[Any]] = {}
-        for number, values in rows:
-            if not any(v not in ("", None) for v in values):
-                continue
-            numbers.append(number)
-            originals[number] = values
-            # Extra values past the header and formulas without a result are
-            # errors only the reference reports.
-            force.append(
-                number in formula_rows
-                or (
-                    len(values) > width
-                    and any(str(v).strip() for v in values[width:] if v is not None)
-                )
+        kept = [(n, v) for n, v in rows if len(v) != v.count("") + v.count(None)]
+        originals = dict(kept)
+        numbers = [n for n, _ in kept]
+        # Extra values past the header and formulas without a result are errors
+        # only the reference reports.
+        force = [
+            n in formula_rows
+            or (
+                len(v) > width
+                and any(str(x).strip() for x in v[width:] if x is not None)
             )
-            for i in indexes:
-                value = values[i] if i < len(values) else ""
-                columns[f"c{i}"].append(
-                    value if isinstance(value, str) else cell_to_text(value)
-                )
+            for n, v in kept
+        ]
+        columns: dict[str, list[str]] = {}
+        for i in indexes:
+            cells = [v[i] if i < len(v) else "" for _, v in kept]
+            columns[f"c{i}"] = [
+                x if x.__class__ is str else cell_to_text(x) for x in cells
+            ]
         frame = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
         frame = frame.with_columns(
             _row=pl.Series(numbers, dtype=pl.UInt32),

@@ -703,6 +703,7 @@ class ExcelSource(_SourceBase):
         self.path = path
         self.kind = kind
         self.limits = limits
+        self._loaded: tuple[str, Any] | None = None
         try:
             self._book = calamine.CalamineWorkbook.from_path(str(path))
             metadata = self._book.sheets_metadata
@@ -749,17 +750,25 @@ class ExcelSource(_SourceBase):
     def _first_with_data(self, names: list[str]) -> str:
         for name in names:
             try:
-                if self._book.get_sheet_by_name(name).height > 0:
-                    return name
+                sheet = self._book.get_sheet_by_name(name)
             except Exception:  # noqa: S112 - try the next sheet
                 continue
+            if sheet.height > 0:
+                self._loaded = (name, sheet)
+                return name
         return names[0]
 
     def _sheet(self) -> Any:
+        # calamine parses the whole sheet on every get_sheet_by_name, so the
+        # parsed sheet is kept for the preview and the full read.
+        if self._loaded is not None and self._loaded[0] == self.sheet:
+            return self._loaded[1]
         try:
-            return self._book.get_sheet_by_name(self.sheet)
+            sheet = self._book.get_sheet_by_name(self.sheet)
         except Exception as exc:
             raise _excel_error(exc) from exc
+        self._loaded = (self.sheet, sheet)
+        return sheet
 
     def _raw_rows(self) -> Iterator[Row]:
         sheet = self._sheet()
