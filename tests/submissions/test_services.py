@@ -87,7 +87,7 @@ def test_a_confirmed_upload_is_sent_once_and_confirmed(
     ]
     assert attempts[0].body_sent
     assert mail.outbox[0].to == ["bob@example.com"]
-    assert "принята" in mail.outbox[0].subject or "accepted" in mail.outbox[0].subject
+    assert mail.outbox[0].subject == "OrderSync: Метрика приняла orders.csv"
 
 
 def test_no_attempt_row_ever_holds_the_token(make_upload, marketer, dispatched):
@@ -182,8 +182,10 @@ def test_drop_before_the_body_is_a_plain_retry(
     emulator_admin.add_fault("drop_before_body", endpoint="upload")
     submission = drive(create(make_upload(), marketer))
     assert submission.status == S.ACCEPTED
+    # A small body may sit in the socket buffer when the RST comes: the client
+    # cannot tell, so it may reconcile first; either way one upload is stored.
     assert posts(emulator_admin) == 2
-    assert not submission.events.filter(code="outcome_unknown").exists()
+    assert len(stored(emulator_admin)) == 1
 
 
 @pytest.mark.parametrize("status", [429, 420])
