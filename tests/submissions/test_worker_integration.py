@@ -1,6 +1,7 @@
 """Submissions through real Celery workers, Redis and PostgreSQL, against the
 emulator over loopback: faults, kill -9 drills, double confirms, account slots."""
 
+import io
 import os
 import signal
 import subprocess
@@ -304,3 +305,26 @@ def test_20_uploads_of_one_account_never_exceed_the_parallel_limit(
     assert {s.status for s in submissions} == {S.ACCEPTED}
     assert posts(emulator_admin) == 20
     assert emulator_admin.requests()["parallel_peak"]["agency"] <= 2
+
+
+def test_submit_orders_runs_the_whole_pipeline_without_a_browser(
+    workers, counter, marketer, emulator_admin, tmp_path
+):
+    from django.core.management import call_command
+
+    from tests.submissions.conftest import csv_rows
+
+    source = tmp_path / "crm-export.csv"
+    source.write_text(csv_rows(7).replace(",PAID,", ",Оплачен,"), encoding="utf-8")
+    workers()
+    out = io.StringIO()
+    call_command(
+        "submit_orders", str(source), "--counter", str(counter.metrika_id),
+        "--user", marketer.username, "--merge-mode", "UPDATE", "--wait",
+        "--timeout", "60", stdout=out,
+    )  # fmt: skip
+    submission = Submission.objects.get()
+    assert submission.status == S.ACCEPTED, out.getvalue()
+    assert (submission.merge_mode, submission.elements_count) == ("UPDATE", 7)
+    assert "Принята: Метрика приняла строк: 7" in out.getvalue()
+    assert posts(emulator_admin) == 1
