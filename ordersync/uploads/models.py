@@ -8,16 +8,16 @@ from django.utils.translation import gettext_lazy as _
 
 def original_file_name(instance: "Upload", filename: str) -> str:
     """Return a generated storage name; the user's file name is never used."""
-    return f"uploads/{instance.public_id}/source"
+    return f"orderfiles/{instance.public_id}/source"
 
 
 def part_file_name(instance: "UploadPart", filename: str) -> str:
-    return f"uploads/{instance.upload.public_id}/part-{instance.index + 1:03d}.csv"
+    return f"orderfiles/{instance.upload.public_id}/part-{instance.index + 1:03d}.csv"
 
 
 def report_file_name(instance: "Upload", filename: str) -> str:
     suffix = filename.rsplit(".", 1)[-1]
-    return f"uploads/{instance.public_id}/problems.{suffix}"
+    return f"orderfiles/{instance.public_id}/problems.{suffix}"
 
 
 class Upload(models.Model):
