@@ -33,6 +33,15 @@ def status_badge(status: str) -> str:
 
 
 @register.filter
+def status_label(status: str) -> str:
+    """Return the translated name of a submission status."""
+    try:
+        return Submission.Status(status).label
+    except ValueError:
+        return status
+
+
+@register.filter
 def level_color(level: str) -> str:
     return LEVELS.get(level, "secondary")
 
