@@ -63,6 +63,7 @@ class FileForm(forms.Form):
     file = forms.FileField(
         label=_("File"),
         required=False,
+        allow_empty_file=True,
         widget=forms.ClearableFileInput(
             attrs={"accept": ".csv,.txt,.tsv,.xlsx,.xlsm,.xls,.ods"}
         ),
@@ -74,7 +75,9 @@ class FileForm(forms.Form):
 
 
 class ReplaceFileForm(forms.Form):
-    file = forms.FileField(label=_("Corrected file"), required=False)
+    file = forms.FileField(
+        label=_("Corrected file"), required=False, allow_empty_file=True
+    )
 
 
 class SourceForm(forms.Form):

@@ -21,6 +21,7 @@ from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -97,9 +98,9 @@ def check_file(file: UploadedFile | None) -> None:
 
 def too_big_message() -> str:
     return _(
-        "The file is larger than %(limit)s MB. Split it into smaller files or save "
-        "it as CSV, which is much smaller than Excel."
-    ) % {"limit": settings.UPLOAD_MAX_BYTES // (1024 * 1024)}
+        "The file is larger than %(limit)s. Split it into smaller files or save it "
+        "as CSV, which is much smaller than Excel."
+    ) % {"limit": filesizeformat(settings.UPLOAD_MAX_BYTES)}
 
 
 def upload_create(

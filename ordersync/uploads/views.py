@@ -128,6 +128,9 @@ def upload_new(request):
 def _upload_new(request, limiter):
     counters = counter_list_for_upload(request.user)
     if request.method == "POST":
+        posted = request.POST.get("counter", "")
+        if posted and not counters.filter(pk=posted if posted.isdigit() else 0):
+            raise Http404
         form = FileForm(request.POST, request.FILES, counters=counters)
         if form.is_valid():
             try:
