@@ -135,6 +135,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--ten-million", action="store_true")
     parser.add_argument("--skip-xlsx", action="store_true")
+    parser.add_argument("--skip-pandas", action="store_true")
     args = parser.parse_args()
     csv_1m = ensure(DATA / "orderfile_1m.csv", 1_000_000)
     out, report = str(DATA / "out.csv"), str(DATA / "report.json")
@@ -156,8 +157,12 @@ def main() -> None:
         f"{summary['rows_invalid']:,}, written {summary['rows_written']:,}"
     )
     try:
-        import pandas  # noqa: F401
+        import pandas
     except ImportError:
+        pandas = None
+    if args.skip_pandas:
+        print("pandas alternative: skipped (--skip-pandas)")
+    elif pandas is None:
         print("pandas alternative: skipped (pip install -r bench/requirements.txt)")
     else:
         alt = measure_rss("pandas", str(csv_1m), str(DATA / "pandas_out.csv"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
+from operator import itemgetter
 from typing import Any
 
 import polars as pl
@@ -488,8 +489,18 @@ class FastRules:
             for n, v in kept
         ]
         columns: dict[str, list[str]] = {}
-        for i in indexes:
-            cells = [v[i] if i < len(v) else "" for _, v in kept]
+        need = indexes[-1] + 1
+        if all(len(v) >= need for _, v in kept):
+            # One pass over the rows picks every mapped cell.
+            picked = [itemgetter(*indexes)(v) for _, v in kept] if kept else []
+            if len(indexes) == 1:
+                picked = [(cell,) for cell in picked]
+            cells_by_column = list(zip(*picked, strict=True)) or [()] * len(indexes)
+        else:
+            cells_by_column = [
+                [v[i] if i < len(v) else "" for _, v in kept] for i in indexes
+            ]
+        for i, cells in zip(indexes, cells_by_column, strict=True):
             columns[f"c{i}"] = [
                 x if x.__class__ is str else cell_to_text(x) for x in cells
             ]

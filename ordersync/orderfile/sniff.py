@@ -197,7 +197,7 @@ def formulas_without_value(path: Path, sheet_index: int) -> set[tuple[int, int]]
                     tail = data
                     continue
                 part, tail = data[:cut], data[cut:]
-                if not any(hint in part for hint in _NO_VALUE_HINTS):
+                if b"<f" not in part or not any(h in part for h in _NO_VALUE_HINTS):
                     continue
                 for match in _NO_VALUE.finditer(part):
                     found.add((int(match.group(2)), _column_number(match.group(1))))

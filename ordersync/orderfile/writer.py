@@ -129,15 +129,22 @@ class MetrikaWriter:
         with (self._workdir / "rows.bin").open("rb") as fh:
             numbers.frombytes(fh.read())
         position = 0
+        parts = []
         for part in self._parts:
             kept = part.with_suffix(".kept")
+            written = 0
             with part.open("rb") as src, kept.open("wb") as dst:
                 dst.write(src.readline())
                 for line in src:
                     if numbers[position] not in drop:
                         dst.write(line)
+                        written += 1
                     position += 1
             os.replace(kept, part)
+            # A part left with only its header is not worth an upload.
+            if written or (not parts and part is self._parts[-1]):
+                parts.append(part)
+        self._parts = parts
 
 
 def _line(values: list[str]) -> bytes:

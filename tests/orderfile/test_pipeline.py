@@ -214,3 +214,28 @@ def test_nul_bytes_are_removed_with_a_warning(write):
     report, out = run(write("id,create_date_time,emails\nA\x00,10.01.2024,a@b.ru\n"))
     assert out.splitlines()[1] == "A,2024-01-10,a@b.ru"
     assert report.counts == {"value_repaired": 1}
+
+
+def test_huge_cell_is_a_row_error_not_a_crash(write):
+    report, _ = run(write("id,create_date_time,emails\n" + "x" * 200_000
+                          + ",10.01.2024,a@b.ru\n"))  # fmt: skip
+    assert report.problems[0].message_en == (
+        "Row 2, column «id»: the value is 200000 characters long, more than the 100 "
+        "allowed for id."
+    )
+
+
+def test_unmapped_columns_never_reach_the_metrika_file(write):
+    body = "id,create_date_time,emails,Комментарий\nA,10.01.2024,a@b.ru,+7 912 000\n"
+    _, out = run(write(body))
+    assert out == "id,create_date_time,emails\nA,2024-01-10,a@b.ru\n"
+
+
+def test_control_characters_still_export_to_xlsx(write, tmp_path):
+    from ordersync.orderfile import write_problem_xlsx
+
+    path = write("id,create_date_time,emails\nA\x0b\x1b,bad,a@b.ru\n")
+    source = open_source(path)
+    report = validate(source, suggest_mapping(source.columns, []), Options(now=NOW))
+    write_problem_xlsx(source, report, tmp_path / "p.xlsx")
+    assert (tmp_path / "p.xlsx").stat().st_size > 0

@@ -148,3 +148,58 @@ def test_long_run_of_empty_rows_ends_the_sheet(tmp_path):
     path = _workbook(tmp_path / "e.xlsx", rows)
     source = open_source(path, limits=Limits(max_empty_run=10))
     assert [n for n, _ in source.iter_rows()] == [2]
+
+
+def _with_shared_strings(path, payload: str):
+    import zipfile
+
+    book = Workbook()
+    book.active.append(["id", "emails"])
+    book.active.append(["a", "b@c.ru"])
+    plain = path.with_suffix(".plain.xlsx")
+    book.save(plain)
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w") as out:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(
+                    b'<c r="A2" t="inlineStr"><is><t>a</t></is></c>',
+                    b'<c r="A2" t="s"><v>0</v></c>',
+                )
+            out.writestr(item, data)
+        out.writestr("xl/sharedStrings.xml", payload)
+    return path
+
+
+SST = (
+    '<?xml version="1.0"?><!DOCTYPE sst [{}]><sst xmlns="http://schemas.openxmlformats'
+    '.org/spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>{}</t></si></sst>'
+)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        SST.format(
+            '<!ENTITY a0 "lol">'
+            + "".join(f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)),
+            "&a9;",
+        ),
+        SST.format('<!ENTITY x SYSTEM "file:///etc/hostname">', "&x;"),
+    ],
+    ids=["billion-laughs", "xxe"],
+)
+def test_entities_in_a_workbook_are_refused_without_expanding_them(tmp_path, payload):
+    path = _with_shared_strings(tmp_path / "x.xlsx", payload)
+    with pytest.raises(SourceError) as caught:
+        open_source(path)
+    assert caught.value.code == "file_damaged"
+
+
+def test_row_wider_than_the_column_cap_is_refused(write):
+    body = "id,emails\n1,a@b.ru\n" + ",".join(["x"] * 3000) + "\n"
+    with pytest.raises(LimitExceededError) as caught:
+        list(open_source(write(body)).iter_rows())
+    assert (
+        caught.value.message_en == "Row 3 has 3000 columns, more than the 2000 allowed."
+    )
