@@ -123,8 +123,10 @@ def client(emulator, attempts):
     return MetrikaClient(
         emulator.url,
         CANARY,
-        connect_timeout=2,
-        read_timeout=5,
+        # Generous: a loaded CI machine must not turn a slow answer into a failure;
+        # the timeout tests build their own clients with short limits.
+        connect_timeout=10,
+        read_timeout=60,
         on_attempt=attempts.append,
     )
 
@@ -136,8 +138,10 @@ def oauth(emulator, attempts):
         CLIENT_ID,
         CLIENT_SECRET,
         login_url=emulator.url,
-        connect_timeout=2,
-        read_timeout=5,
+        # Generous: a loaded CI machine must not turn a slow answer into a failure;
+        # the timeout tests build their own clients with short limits.
+        connect_timeout=10,
+        read_timeout=60,
         on_attempt=attempts.append,
     )
 
