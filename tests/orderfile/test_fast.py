@@ -39,10 +39,8 @@ def both(path, **kwargs):
 def test_fast_path_gives_identical_file_and_report_on_messy_data(
     tmp_path, seed, kwargs
 ):
+    # Past the first 64 KB chunk (read by csv.reader), chunks go to polars.
     path = gen.write_csv(tmp_path / "m.csv", 6000, seed=seed)
-    # Pad the file so later chunks take the polars path, not only the first one.
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write("\n".join(",".join(['""'] * 13) for _ in range(1)) + "\n")
     (ref, ref_report, _), (fast, fast_report, report) = both(path, **kwargs)
     assert fast == ref
     assert fast_report == ref_report
