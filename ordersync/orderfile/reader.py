@@ -25,7 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LimitExceededError, OptionsError, SourceError
-from .sniff import CSV, ODS, XLS, XLSX, Limits, detect_kind, formulas_without_value
+from .sniff import (
+    CSV,
+    ODS,
+    XLS,
+    XLSX,
+    Limits,
+    detect_kind,
+    formulas_without_value,
+    outside_columns,
+    scan_sheet,
+    sheet_part,
+)
 
 Value = Any  # str, or from Excel: float, int, bool, datetime, date, time
 Row = tuple[int, list[Value]]
@@ -704,6 +715,9 @@ class ExcelSource(_SourceBase):
         self.kind = kind
         self.limits = limits
         self._loaded: tuple[str, Any] | None = None
+        # name -> (calamine sheet of the first rows, whether rows were cut off)
+        self._heads: dict[str, tuple[Any, bool] | None] = {}
+        self._scanned: dict[str, set[tuple[int, int]]] = {}
         try:
             self._book = calamine.CalamineWorkbook.from_path(str(path))
             metadata = self._book.sheets_metadata
@@ -749,6 +763,9 @@ class ExcelSource(_SourceBase):
 
     def _first_with_data(self, names: list[str]) -> str:
         for name in names:
+            head = self._head_sheet(name)
+            if head is not None and head[0].height > 0:
+                return name
             try:
                 sheet = self._book.get_sheet_by_name(name)
             except Exception:  # noqa: S112 - try the next sheet
@@ -770,8 +787,50 @@ class ExcelSource(_SourceBase):
         self._loaded = (self.sheet, sheet)
         return sheet
 
-    def _raw_rows(self) -> Iterator[Row]:
-        sheet = self._sheet()
+    def _head_sheet(self, name: str) -> tuple[Any, bool] | None:
+        """Return calamine's parse of the first rows of an XLSX sheet, and whether
+        rows were cut off, or None when only the whole sheet gives sure results.
+
+        calamine parses a whole sheet before giving its first row. Here it parses
+        a copy of the workbook whose sheet XML stops after ``_HEAD_ROWS`` rows;
+        those rows are the same as in the full parse provided no later cell lies
+        outside the columns found in them, which one scan of the sheet XML checks
+        (the same scan finds the formulas without a value).
+        """
+        if self.kind != XLSX:
+            return None
+        if name in self._heads:
+            return self._heads[name]
+        import python_calamine as calamine
+
+        self._heads[name] = None
+        index = [m.name for m in self._book.sheets_metadata].index(name)
+        try:
+            copy = _xlsx_head(self.path, index, _HEAD_ROWS, _HEAD_BYTES)
+            if copy is None:
+                return None
+            data, truncated = copy
+            sheet = calamine.CalamineWorkbook.from_filelike(
+                io.BytesIO(data)
+            ).get_sheet_by_name(name)
+        except Exception:
+            return None  # the full read reports it
+        if truncated:
+            start = sheet.start
+            if start is None or sheet.width > self.limits.max_columns:
+                return None
+            outside = outside_columns(start[1], start[1] + sheet.width - 1)
+            if outside is None:
+                return None
+            formulas, inside = scan_sheet(self.path, index, outside)
+            if not inside:
+                return None
+            self._scanned[name] = formulas
+        self._heads[name] = (sheet, truncated)
+        return self._heads[name]
+
+    def _raw_rows(self, sheet: Any = None) -> Iterator[Row]:
+        sheet = sheet if sheet is not None else self._sheet()
         if sheet.width > self.limits.max_columns:
             raise LimitExceededError(
                 "too_many_columns",
@@ -786,6 +845,15 @@ class ExcelSource(_SourceBase):
             raise _excel_error(exc) from exc
 
     def _head(self) -> list[Row]:
+        head = self._head_sheet(self.sheet)
+        if head is not None:
+            rows = []
+            for number, values in self._raw_rows(head[0]):
+                rows.append((number, values))
+                if number >= self.limits.header_scan_rows:
+                    return rows
+            if not head[1]:
+                return rows
         rows = []
         for number, values in self._raw_rows():
             rows.append((number, values))
@@ -793,26 +861,46 @@ class ExcelSource(_SourceBase):
                 break
         return rows
 
+    def preview(self, n: int = 100) -> list[Row]:
+        """Return the first ``n`` data rows as the engine reads them."""
+        head = self._head_sheet(self.sheet)
+        if head is None:
+            return super().preview(n)
+        out: list[Row] = []
+        for batch in self._batches(self._raw_rows(head[0]), head[0].height):
+            for row in batch.rows:
+                if len(out) >= n:
+                    return out
+                out.append(row)
+        if head[1]:
+            # The cut-off rows ran out (or a run of empty rows): read it all.
+            return super().preview(n)
+        return out
+
     def formulas_without_value(self) -> set[tuple[int, int]]:
         """Return (row, column) cells holding a formula without a saved result."""
         if self._formulas is None:
-            self._formulas = (
-                formulas_without_value(self.path, self._sheet_index)
-                if self.kind == XLSX
-                else set()
-            )
+            if self.kind != XLSX:
+                self._formulas = set()
+            elif self.sheet in self._scanned:
+                self._formulas = self._scanned[self.sheet]
+            else:
+                self._formulas = formulas_without_value(self.path, self._sheet_index)
         return self._formulas
 
     def iter_batches(self, *, fast: bool = True) -> Iterator[Batch]:
         """Yield batches of data rows (cells keep their Excel types)."""
+        return self._batches(self._raw_rows(), self._sheet().height)
+
+    def _batches(self, raw: Iterator[Row], height: int) -> Iterator[Batch]:
         rows: list[Row] = []
         empty_run = 0
         data_rows = 0
-        total = max(1, self._sheet().height)
-        for number, values in self._raw_rows():
+        total = max(1, height)
+        for number, values in raw:
             if number <= self.header_row:
                 continue
-            if not any(v != "" and v is not None for v in values):
+            if values.count("") + values.count(None) == len(values):
                 empty_run += 1
                 if empty_run >= self.limits.max_empty_run:
                     break
@@ -827,6 +915,70 @@ class ExcelSource(_SourceBase):
                 rows = []
         if rows:
             yield Batch(rows=rows, consumed=1.0)
+
+
+_HEAD_ROWS = 300
+_HEAD_BYTES = 32 << 20
+_SKIPPED_PARTS = (
+    "xl/worksheets/",
+    "xl/chartsheets/",
+    "xl/media/",
+    "xl/drawings/",
+    "xl/charts/",
+    "xl/pivot",
+    "xl/embeddings/",
+)
+
+
+def _xlsx_head(
+    path: Path, sheet_index: int, rows: int, limit: int
+) -> tuple[bytes, bool] | None:
+    """Return a copy of the workbook (stored, not compressed) whose sheet stops
+    after ``rows`` rows; None when the sheet is shorter or written in a way this
+    does not follow (the caller then reads the whole sheet).
+
+    Only the sheet's first ``limit`` bytes of XML are inflated; the ZIP was checked
+    against its size budgets by :func:`detect_kind`.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        part = sheet_part(archive, sheet_index)
+        if part is None:
+            return None
+        head = bytearray()
+        truncated = False  # rows were cut off
+        with archive.open(part) as fh:
+            closed = 0
+            while block := fh.read(1 << 16):
+                start = max(0, len(head) - 5)
+                head += block
+                closed += head.count(b"</row>", start)
+                if closed > rows:
+                    end = 0
+                    for _ in range(rows):
+                        end = head.index(b"</row>", end) + 6
+                    del head[end:]
+                    truncated = True
+                    break
+                if len(head) > limit:
+                    return None
+        if not truncated:
+            return None  # a short sheet: calamine reads it whole just as fast
+        if b"<sheetData" not in head or _PREFIXED_TAG.search(head):
+            return None
+        head += b"</sheetData></worksheet>"
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as copy:
+            for info in archive.infolist():
+                if info.filename == part:
+                    copy.writestr(info.filename, bytes(head))
+                elif not info.filename.startswith(_SKIPPED_PARTS):
+                    copy.writestr(info.filename, archive.read(info))
+        return out.getvalue(), True
+
+
+_PREFIXED_TAG = re.compile(rb"<\w+:(?:worksheet|sheetData|row|c)\b")
 
 
 def _excel_error(exc: Exception) -> SourceError:

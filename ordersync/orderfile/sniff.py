@@ -183,25 +183,54 @@ def formulas_without_value(path: Path, sheet_index: int) -> set[tuple[int, int]]
     calamine reads such cells as empty; without this check an order would be sent
     with a value missing and nobody would know why.
     """
+    return scan_sheet(path, sheet_index)[0]
+
+
+def scan_sheet(
+    path: Path, sheet_index: int, outside: re.Pattern[bytes] | None = None
+) -> tuple[set[tuple[int, int]], bool]:
+    """Return the formulas without value, and whether every cell lies in bounds.
+
+    The second value is True when no cell matches ``outside``
+    (:func:`outside_columns`), so the columns calamine finds in the whole sheet are
+    those it found in its first rows. Cells are searched whole: the XML is cut
+    after a ``</c>``.
+    """
     found: set[tuple[int, int]] = set()
+    inside = True
     with zipfile.ZipFile(path) as archive:
-        name = _sheet_part(archive, sheet_index)
+        name = sheet_part(archive, sheet_index)
         if name is None:
-            return found
+            return found, False
         tail = b""
         with archive.open(name) as fh:
-            while block := fh.read(4 << 20):
+            while True:
+                block = fh.read(4 << 20)
                 data = tail + block
-                cut = data.rfind(b"</c>") + 4
-                if cut < 4:
+                cut = data.rfind(b"</c>") + 4 if block else len(data)
+                if block and cut < 4:
                     tail = data
                     continue
                 part, tail = data[:cut], data[cut:]
+                if outside is not None and inside:
+                    inside = outside.search(part) is None
+                if not block:
+                    break
                 if b"<f" not in part or not any(h in part for h in _NO_VALUE_HINTS):
                     continue
                 for match in _NO_VALUE.finditer(part):
                     found.add((int(match.group(2)), _column_number(match.group(1))))
-    return found
+    return found, inside and outside is not None
+
+
+def outside_columns(first: int, last: int) -> re.Pattern[bytes] | None:
+    """Return a pattern for a cell outside columns first..last (0-based) or not
+    written as ``<c r="A1"`` (so its column is not sure), or None when the bounds
+    are past Z (the caller then reads the whole sheet)."""
+    if not 0 <= first <= last < 26:
+        return None
+    letters = f"{chr(65 + first)}-{chr(65 + last)}"
+    return re.compile(rf'<c(?! r="[{letters}]\d)[\s>/]'.encode())
 
 
 def _column_number(letters: bytes) -> int:
@@ -211,7 +240,7 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def _sheet_part(archive: zipfile.ZipFile, sheet_index: int) -> str | None:
+def sheet_part(archive: zipfile.ZipFile, sheet_index: int) -> str | None:
     # Sheet order lives in workbook.xml; parts are found through its relationships.
     workbook = archive.read("xl/workbook.xml").decode("utf-8", "replace")
     rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")

@@ -203,3 +203,60 @@ def test_row_wider_than_the_column_cap_is_refused(write):
     assert (
         caught.value.message_en == "Row 3 has 3000 columns, more than the 2000 allowed."
     )
+
+
+def _big_workbook(path, later=None):
+    rows = [["Отчёт"], [], ["id", "Дата", "Телефон", "Сумма", "Формула"]]
+    for i in range(700):
+        rows.append(
+            [
+                f"o{i}",
+                dt.datetime(2024, 1, 1 + i % 28, 11, 56),
+                79161234570.0 + i,
+                i * 1.5,
+                "=1+1" if i % 250 == 7 else "",
+            ]
+        )
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Заказы"
+    for row in rows:
+        sheet.append(row)
+    if later:
+        sheet[later] = "later"
+    book.save(path)
+    return path
+
+
+def _full_rows(source):
+    return [row for batch in source.iter_batches(fast=False) for row in batch.rows]
+
+
+@pytest.mark.parametrize("later", [None, "A720", "H600", "AB650"])
+def test_xlsx_preview_of_a_big_sheet_equals_the_first_rows_of_the_full_read(
+    tmp_path, later
+):
+    # The preview parses a cut-off copy of the sheet; a later cell outside its
+    # columns (which moves or widens calamine's columns) makes it read it all.
+    from ordersync.orderfile.sniff import formulas_without_value
+
+    path = _big_workbook(tmp_path / "big.xlsx", later)
+    source = open_source(path)
+    assert source._heads["Заказы"] is not None or later
+    preview = source.preview(100)
+    columns, header_row = source.columns, source.header_row
+    formulas = source.formulas_without_value()
+    full = open_source(path)
+    full._head_sheet = lambda name: None  # the plain whole-sheet read
+    full._heads.clear()
+    full.__init__(path, "xlsx", sheet=None, header_row=None, limits=Limits())
+    assert (
+        (columns, header_row)
+        == (full.columns, full.header_row)
+        == (
+            full.columns,
+            3,
+        )
+    )
+    assert preview == _full_rows(full)[:100] == _full_rows(source)[:100]
+    assert formulas == formulas_without_value(path, 0) == {(11, 5), (261, 5), (511, 5)}
