@@ -154,6 +154,11 @@ UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
 # the preview table.
 UPLOAD_PART_BYTES = env.int("UPLOAD_PART_BYTES", default=512 * 1024 * 1024)
 UPLOAD_MAX_PROBLEMS = env.int("UPLOAD_MAX_PROBLEMS", default=10_000)
+# Data rows one file may have; reading stops at the first row over it.
+UPLOAD_MAX_ROWS = env.int("UPLOAD_MAX_ROWS", default=10_000_000)
+# A user may start this many uploads per window; more get "429 Too Many Requests".
+UPLOAD_RATE_LIMIT = env.int("UPLOAD_RATE_LIMIT", default=30)
+UPLOAD_RATE_WINDOW_SECONDS = env.int("UPLOAD_RATE_WINDOW_SECONDS", default=60)
 
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:

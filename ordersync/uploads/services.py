@@ -471,6 +471,7 @@ def _open(upload: Upload, path: Path) -> Any:
         delimiter=chosen.get("delimiter") or None,
         sheet=chosen.get("sheet") or None,
         header_row=chosen.get("header_row") or None,
+        limits=orderfile.Limits(max_rows=settings.UPLOAD_MAX_ROWS),
     )
 
 

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -5,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -112,6 +115,24 @@ def upload_list(request):
     )
 
 
+def _too_many_uploads(request):
+    """Return a 429 page if the user started too many uploads lately, else None.
+
+    Counted from the database, so every web process sees the same numbers; the
+    body of a refused request is never read.
+    """
+    window = settings.UPLOAD_RATE_WINDOW_SECONDS
+    since = timezone.now() - timedelta(seconds=window)
+    recent = Upload.objects.filter(created_by=request.user, created_at__gte=since)
+    if recent.count() < settings.UPLOAD_RATE_LIMIT:
+        return None
+    response = render(
+        request, "errors/429.html", {"minutes": max(1, round(window / 60))}, status=429
+    )
+    response["Retry-After"] = str(int(window))
+    return response
+
+
 @csrf_exempt
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -120,6 +141,8 @@ def upload_new(request):
     # read, so CSRF is checked inside, after the handler is installed.
     limiter = MaxBytesUploadHandler(request, settings.UPLOAD_MAX_BYTES)
     if request.method == "POST":
+        if refused := _too_many_uploads(request):
+            return refused
         request.upload_handlers.insert(0, limiter)
     return _upload_new(request, limiter)
 
