@@ -99,12 +99,39 @@ class FastRules:
     def _date(self, index: int) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
         s = self._cell(index)
         shape = s.str.contains(
-            r"^(?:\d{4}-\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})(?: \d{2}:\d{2}(?::\d{2})?)?$"
-            r"|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})$"
+            # Seconds stop at 59: polars reads a leap second ":60" as the next
+            # minute, where the reference refuses it.
+            r"^(?:\d{4}-\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})(?: \d{2}:\d{2}(?::[0-5]\d)?)?$"
+            r"|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:[0-5]\d(?:Z|[+-]\d{2}:\d{2})$"
+        )
+        # The shapes above are rewritten into "YYYY-MM-DD HH:MM:SS" with string
+        # slices and parsed once: the same datetime as parsing each with its own
+        # format (one of _DATE_FORMATS), for a fraction of the cost.
+        dotted = s.str.slice(2, 1) == "."
+        iso = (
+            pl.when(dotted)
+            .then(
+                pl.concat_str(
+                    s.str.slice(6, 4),
+                    pl.lit("-"),
+                    s.str.slice(3, 2),
+                    pl.lit("-"),
+                    s.str.slice(0, 2),
+                    s.str.slice(10),
+                )
+            )
+            .otherwise(s)
+        )
+        size = s.str.len_bytes()
+        full = (
+            pl.when(size == 10)
+            .then(iso + " 00:00:00")
+            .when(size == 16)
+            .then(iso + ":00")
+            .otherwise(iso)
         )
         formats = [
-            s.str.strptime(pl.Datetime("us"), fmt, strict=False)
-            for fmt in _DATE_FORMATS
+            full.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
         ]
         if self._has_t.get(index, True):
             # ISO with an offset is moved into the counter's zone, as rules.py does.
@@ -121,11 +148,8 @@ class FastRules:
         day = parsed.dt.date()
         future = (has_time & (parsed > self.now)) | (~has_time & (day > self.today))
         ok = shape & parsed.is_not_null() & (parsed.dt.year() >= 1970) & ~future
-        text = (
-            pl.when(has_time)
-            .then(parsed.dt.strftime("%Y-%m-%d %H:%M:%S"))
-            .otherwise(parsed.dt.strftime("%Y-%m-%d"))
-        )
+        stamp = parsed.dt.strftime("%Y-%m-%d %H:%M:%S")
+        text = pl.when(has_time).then(stamp).otherwise(stamp.str.slice(0, 10))
         old = ok & (day < self.oldest)
         return text, ok.fill_null(False), old.fill_null(False)
 

@@ -73,3 +73,30 @@ def test_tricky_chunks_fall_back_to_csv_reader(tmp_path, monkeypatch):
     (ref, ref_report, _), (fast, fast_report, _) = both(path)
     assert fast == ref
     assert fast_report == ref_report
+
+
+def test_dates_of_every_shape_and_edge_give_identical_results(tmp_path, monkeypatch):
+    # The fast path rewrites each date shape into one format before parsing.
+    from ordersync.orderfile import reader
+
+    monkeypatch.setattr(reader, "_FIRST_CHUNK_BYTES", 64)
+    dates = [
+        "2026-10-05 11:41:57", "2026-10-05 11:41", "2026-10-05", "05.10.2026 11:41:57",
+        "05.10.2026 11:41", "05.10.2026", "31.02.2024", "2024-02-30 10:00",
+        "29.02.2024 10:00", "29.02.2023", "10.01.2024 24:00", "2024-01-10 23:59:60",
+        "2026-08-08T07:46:60Z", "2024-01-10 23:60", "00.01.2024", "10.00.2024",
+        "1969-12-31 23:59:59",
+        "01.01.1970", "2026-11-02", "2026-11-03", "02.11.2026 12:31",
+        "02.11.2026 12:29", "2026-08-08T07:46:57+03:00", "2026-08-08T07:46:57Z",
+        "2026-08-08T07:46:57", "5.10.2026", "05.10.26", "2026-10-05 1:41",
+        "2026-10-05  11:41", " 05.10.2026", "05-10-2026", "2026.10.05", "",
+        "05.10.2026 11:41:5", "2026-10-0511:41", "05.10.2026T11:41",
+    ]  # fmt: skip
+    lines = ["id,create_date_time,emails"]
+    lines += [f"o{i},{d},u{i}@e.ru" for i, d in enumerate(dates * 3)]
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (ref, ref_report, _), (fast, fast_report, report) = both(path)
+    assert fast == ref
+    assert fast_report == ref_report
+    assert report.fast_rows > 20
