@@ -268,7 +268,7 @@ class FastRules:
                 )
             )
         else:
-            frame, originals = self._frame_from_rows(batch.rows)
+            frame, originals = self._frame_from_rows(batch.rows, batch.nonempty)
             data = []
         if frame.is_empty():
             return
@@ -494,40 +494,52 @@ class FastRules:
         return (*method(index), None)
 
     def _frame_from_rows(
-        self, rows: list[tuple[int, list[Any]]]
+        self, rows: list[tuple[int, list[Any]]], nonempty: bool = False
     ) -> tuple[pl.DataFrame, dict[int, list[Any]]]:
         indexes = sorted({i for ix in self.engine.index.values() for i in ix})
         width = self.engine.width
         formula_rows = {r for r, _ in self.engine.formulas}
-        kept = [(n, v) for n, v in rows if len(v) != v.count("") + v.count(None)]
+        kept = (
+            rows
+            if nonempty
+            else [(n, v) for n, v in rows if len(v) != v.count("") + v.count(None)]
+        )
         originals = dict(kept)
-        numbers = [n for n, _ in kept]
+        numbers = list(originals)
+        cells = list(originals.values())
+        lengths = list(map(len, cells))
         # Extra values past the header and formulas without a result are errors
         # only the reference reports.
-        force = [
-            n in formula_rows
-            or (
-                len(v) > width
-                and any(str(x).strip() for x in v[width:] if x is not None)
-            )
-            for n, v in kept
-        ]
+        if not formula_rows and (not lengths or max(lengths) <= width):
+            force = [False] * len(kept)
+        else:
+            force = [
+                n in formula_rows
+                or (
+                    len(v) > width
+                    and any(str(x).strip() for x in v[width:] if x is not None)
+                )
+                for n, v in kept
+            ]
         columns: dict[str, list[str]] = {}
         need = indexes[-1] + 1
-        if all(len(v) >= need for _, v in kept):
+        if not lengths or min(lengths) >= need:
             # One pass over the rows picks every mapped cell.
-            picked = [itemgetter(*indexes)(v) for _, v in kept] if kept else []
+            picked = list(map(itemgetter(*indexes), cells))
             if len(indexes) == 1:
                 picked = [(cell,) for cell in picked]
             cells_by_column = list(zip(*picked, strict=True)) or [()] * len(indexes)
         else:
             cells_by_column = [
-                [v[i] if i < len(v) else "" for _, v in kept] for i in indexes
+                [v[i] if i < len(v) else "" for v in cells] for i in indexes
             ]
-        for i, cells in zip(indexes, cells_by_column, strict=True):
-            columns[f"c{i}"] = [
-                x if x.__class__ is str else cell_to_text(x) for x in cells
-            ]
+        for i, column in zip(indexes, cells_by_column, strict=True):
+            if set(map(type, column)) <= {str}:
+                columns[f"c{i}"] = list(column)  # text cells need no conversion
+            else:
+                columns[f"c{i}"] = [
+                    x if x.__class__ is str else cell_to_text(x) for x in column
+                ]
         frame = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
         frame = frame.with_columns(
             _row=pl.Series(numbers, dtype=pl.UInt32),

@@ -138,6 +138,7 @@ class Batch:
     frame: Any = None
     first_row: int = 0
     consumed: float = 0.0  # fraction of the input read so far
+    nonempty: bool = False  # no row is empty (workbook rows are filtered)
 
 
 def column_names(header: list[Value]) -> list[str]:
@@ -911,10 +912,10 @@ class ExcelSource(_SourceBase):
                 raise LimitExceededError("too_many_rows", limit=self.limits.max_rows)
             rows.append((number, values))
             if len(rows) >= 20_000:
-                yield Batch(rows=rows, consumed=min(1.0, number / total))
+                yield Batch(rows=rows, consumed=min(1.0, number / total), nonempty=True)
                 rows = []
         if rows:
-            yield Batch(rows=rows, consumed=1.0)
+            yield Batch(rows=rows, consumed=1.0, nonempty=True)
 
 
 _HEAD_ROWS = 300
