@@ -96,9 +96,15 @@ class Counter(models.Model):
     """A Metrika counter OrderSync may upload to, with its upload defaults."""
 
     class MergeMode(models.TextChoices):
-        SAVE = "SAVE", _("Save: add new orders, keep existing ones")
-        UPDATE = "UPDATE", _("Update: add new orders and update existing ones")
-        APPEND = "APPEND", _("Append: add every row as a new order")
+        SAVE = (
+            "SAVE",
+            _(
+                "Save: each order in the file replaces what Metrika stores for it; "
+                "fields left out become empty"
+            ),
+        )
+        UPDATE = "UPDATE", _("Update: only the fields in the file change")
+        APPEND = "APPEND", _("Append: list values are added to those Metrika stores")
 
     account = models.ForeignKey(
         YandexAccount,
