@@ -11,6 +11,9 @@ from ordersync.core.permissions import user_is_admin
 from ordersync.submissions import charts, selectors, services
 from ordersync.submissions.forms import HistoryFilterForm, ResendForm
 from ordersync.submissions.models import Submission
+from ordersync.uploads import selectors as upload_selectors
+from ordersync.uploads.models import Upload
+from ordersync.uploads.presenters import problem_types
 
 
 @login_required
@@ -29,7 +32,12 @@ def history(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "submissions/history.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "drafts": upload_selectors.upload_drafts_for_user(request.user).count(),
+        },
     )
 
 
@@ -65,9 +73,20 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
             "may_act": selectors.user_may_act(request.user, submission),
             "may_download": selectors.user_may_download(request.user, submission),
             "files_retained": services.yandex.upload_files_retained(upload),
+            "problem_types": problem_types(upload),
+            "may_download_report": _may_download_report(request.user, upload),
             "resend_form": ResendForm(initial={"merge_mode": submission.merge_mode}),
             "progress": _progress(submission),
         },
+    )
+
+
+def _may_download_report(user, upload: Upload) -> bool:
+    """Whether the uploads app serves this upload's problem report to the user."""
+    return (
+        bool(upload.problems_csv)
+        and upload.status in (Upload.Status.READY, Upload.Status.CONFIRMED)
+        and upload_selectors.upload_list_for_wizard(user).filter(pk=upload.pk).exists()
     )
 
 

@@ -184,3 +184,61 @@ def test_retention_deletes_files_and_keeps_the_history(
     assert detail.status_code == 200
     assert "crm-export.csv" in detail.text
     assert client.get(urls(sent)["original"][1]).status_code == 404
+
+
+def _with_report(upload):
+    from django.core.files.base import ContentFile
+
+    upload.problems_csv.save("problems.csv", ContentFile(b"row,error\n"), save=False)
+    upload.problems_xlsx.save("problems.xlsx", ContentFile(b"xlsx"), save=False)
+    upload.save()
+    return upload
+
+
+def test_detail_names_each_problem_type_and_links_the_reports_for_the_uploader(
+    client, sent, marketer
+):
+    upload = _with_report(sent.upload)
+    client.force_login(marketer)
+    detail = client.get(urls(sent)["detail"][1])
+    assert "Неверный e-mail: 1" in detail.text
+    assert "email_invalid:" not in detail.text
+    csv_url = reverse("uploads:download", args=[upload.public_id, "problems.csv"])
+    xlsx_url = reverse("uploads:download", args=[upload.public_id, "problems.xlsx"])
+    assert f'href="{csv_url}"' in detail.text
+    assert f'href="{xlsx_url}"' in detail.text
+    assert client.get(csv_url).status_code == 200
+    client.cookies.load({"django_language": "en"})
+    assert "Invalid e-mail: 1" in client.get(urls(sent)["detail"][1]).text
+
+
+def test_a_teammate_sees_problem_titles_but_no_report_link_it_could_not_open(
+    client, sent, outsider, counter
+):
+    from ordersync.counters.models import CounterGrant
+
+    upload = _with_report(sent.upload)
+    CounterGrant.objects.create(counter=counter, user=outsider)
+    client.force_login(outsider)
+    detail = client.get(urls(sent)["detail"][1])
+    assert "Неверный e-mail: 1" in detail.text
+    csv_url = reverse("uploads:download", args=[upload.public_id, "problems.csv"])
+    assert csv_url not in detail.text
+    assert client.get(csv_url).status_code == 404
+
+
+def test_history_links_the_users_unfinished_uploads(client, sent, marketer, counter):
+    from ordersync.uploads.models import Upload
+
+    client.force_login(marketer)
+    history = client.get(reverse("submissions:history"))
+    assert 'data-testid="drafts-link"' not in history.text
+    for status in (Upload.Status.DRAFT, Upload.Status.READY, Upload.Status.ABANDONED):
+        Upload.objects.create(
+            counter=counter, created_by=marketer, original_name="d.csv", status=status
+        )
+    history = client.get(reverse("submissions:history"))
+    assert (
+        f'<a class="small" href="{reverse("uploads:list")}" '
+        'data-testid="drafts-link">Незавершённые загрузки (2)</a>'
+    ) in history.text
