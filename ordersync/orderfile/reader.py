@@ -918,6 +918,9 @@ class ExcelSource(_SourceBase):
             yield Batch(rows=rows, consumed=1.0, nonempty=True)
 
 
+# Rows per workbook batch: with calamine's parsed sheet in memory, 10,000 keeps the
+# 200k-row bench under 300 MB peak (20,000: 310 MB) at the same speed.
+_EXCEL_BATCH_ROWS = 10_000
 _HEAD_ROWS = 300
 _HEAD_BYTES = 32 << 20
 _SKIPPED_PARTS = (
