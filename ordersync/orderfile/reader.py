@@ -911,7 +911,7 @@ class ExcelSource(_SourceBase):
             if data_rows > self.limits.max_rows:
                 raise LimitExceededError("too_many_rows", limit=self.limits.max_rows)
             rows.append((number, values))
-            if len(rows) >= 20_000:
+            if len(rows) >= _EXCEL_BATCH_ROWS:
                 yield Batch(rows=rows, consumed=min(1.0, number / total), nonempty=True)
                 rows = []
         if rows:
