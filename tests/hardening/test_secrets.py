@@ -134,7 +134,7 @@ def test_canary_token_appears_nowhere_but_its_ciphertext(
     emulator_admin.add_fault("status", endpoint="upload", status=503, times=1)
     emulator_admin.add_fault("drop_before_body", endpoint="upload", times=1)
     client.force_login(canary_marketer)
-    wizard = Wizard(client, _run_on_commit, counter)
+    wizard = Wizard(client, _run_on_commit, counter, worker=True)
     settings.CELERY_TASK_ALWAYS_EAGER = False
     run = wizard.upload(corpus.GOOD_CSV.encode(), "orders.csv", "text/csv")
     assert run.upload.status == "ready", run.upload.error_en
