@@ -218,6 +218,10 @@ CELERY_BEAT_SCHEDULE: dict = {
             seconds=env.float("SUBMISSION_SWEEP_SECONDS", default=60)
         ),
     },
+    "requeue-stuck-upload-jobs": {
+        "task": "uploads.requeue_stuck",
+        "schedule": timedelta(minutes=1),
+    },
     "purge-upload-files": {
         "task": "submissions.purge_files",
         "schedule": timedelta(hours=1),
@@ -299,6 +303,11 @@ SUBMISSION_CONFIRM_TIMEOUT_HOURS = env.int(
     "SUBMISSION_CONFIRM_TIMEOUT_HOURS", default=6
 )
 UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=30)
+UPLOAD_DRAFT_RETENTION_DAYS = env.int("UPLOAD_DRAFT_RETENTION_DAYS", default=7)
+# A reading job silent this long lost its worker; it is started again at most
+# UPLOAD_JOB_MAX_ATTEMPTS times in all.
+UPLOAD_JOB_STUCK_MINUTES = env.float("UPLOAD_JOB_STUCK_MINUTES", default=10)
+UPLOAD_JOB_MAX_ATTEMPTS = env.int("UPLOAD_JOB_MAX_ATTEMPTS", default=3)
 
 # Production hardening; `manage.py check --deploy` passes with these.
 SESSION_COOKIE_HTTPONLY = True

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from ordersync.submissions import services
+from ordersync.uploads import services as upload_services
 
 
 @shared_task(name="submissions.process")
@@ -17,5 +18,7 @@ def submission_sweep_task() -> None:
 
 @shared_task(name="submissions.purge_files")
 def submission_purge_files_task() -> None:
-    """Delete original and prepared files older than the retention period."""
+    """Delete original and prepared files older than the retention period, and
+    abandon drafts never confirmed."""
+    upload_services.upload_drafts_expire()
     services.upload_files_purge()

@@ -90,6 +90,9 @@ class Upload(models.Model):
     job = models.CharField(max_length=16, choices=Job.choices, blank=True)
     job_started_at = models.DateTimeField(null=True, blank=True)
     job_finished_at = models.DateTimeField(null=True, blank=True)
+    # How often the job was started for the same request; the sweeper re-queues a
+    # job whose worker died and gives up after UPLOAD_JOB_MAX_ATTEMPTS.
+    job_attempts = models.PositiveSmallIntegerField(default=1)
     progress_rows = models.BigIntegerField(default=0)
     progress_fraction = models.FloatField(default=0.0)
     # The step whose page shows the last job's failure, and the failure itself.

@@ -11,6 +11,7 @@ import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import F
 from django.db.models.fields.files import FieldFile
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
@@ -365,6 +367,7 @@ def _start_job(upload: Upload, job: str) -> None:
     upload.job = job
     upload.job_started_at = timezone.now()
     upload.job_finished_at = None
+    upload.job_attempts = 1
     upload.progress_rows = 0
     upload.progress_fraction = 0.0
     upload.error_step = upload.error_code = upload.error_ru = upload.error_en = ""
@@ -420,6 +423,96 @@ class _InternalError(orderfile.OrderFileError):
             )
 
 
+class _StuckError(orderfile.OrderFileError):
+    """A job whose worker died every time it was started."""
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+        super().__init__("job_stuck")
+
+    def message(self, lang: str = "ru") -> str:
+        with translation.override(lang):
+            return _(
+                "The file could not be processed; reading it stopped without an "
+                "answer %(attempts)s times. Save it as CSV or split it into "
+                "smaller files and upload it again; if it happens again, tell "
+                "your administrator."
+            ) % {"attempts": self.attempts}
+
+
+def upload_requeue_stuck(*, now: datetime | None = None) -> dict[str, int]:
+    """Start again the jobs whose worker stopped reporting progress.
+
+    A job silent for ``UPLOAD_JOB_STUCK_MINUTES`` is started again, with a new
+    ``job_started_at`` so a late answer of the old worker is ignored; after
+    ``UPLOAD_JOB_MAX_ATTEMPTS`` starts the upload becomes unreadable instead, so a
+    file that kills the worker cannot loop. Return counts per action.
+    """
+    from ordersync.uploads.tasks import upload_run_job
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.UPLOAD_JOB_STUCK_MINUTES)
+    counts = {"requeued": 0, "failed": 0}
+    for upload in Upload.objects.filter(status=S.ANALYSING, updated_at__lt=cutoff):
+        if upload.job_attempts >= settings.UPLOAD_JOB_MAX_ATTEMPTS:
+            # Unreadable uploads are shown on the file step: choose another file.
+            error = _StuckError(upload.job_attempts)
+            _fail(upload, upload.job_started_at, error, Step.FILE, None)
+            counts["failed"] += 1
+            continue
+        with transaction.atomic():
+            moved = Upload.objects.filter(
+                pk=upload.pk, status=S.ANALYSING, updated_at=upload.updated_at
+            ).update(
+                job_started_at=now,
+                job_attempts=F("job_attempts") + 1,
+                progress_rows=0,
+                progress_fraction=0.0,
+                updated_at=now,
+            )
+            if moved:
+                logger.warning(
+                    "upload %s: job %s silent since %s, started again",
+                    upload.pk,
+                    upload.job,
+                    upload.updated_at,
+                )
+                transaction.on_commit(lambda pk=upload.pk: upload_run_job.delay(pk))
+                counts["requeued"] += 1
+    return counts
+
+
+def upload_drafts_expire(*, now: datetime | None = None) -> int:
+    """Abandon drafts nobody touched for ``UPLOAD_DRAFT_RETENTION_DAYS`` (at most
+    ``UPLOAD_RETENTION_DAYS``) and delete their files and problem rows; the counts on
+    the upload stay. Return how many drafts were abandoned."""
+    now = now or timezone.now()
+    days = min(settings.UPLOAD_DRAFT_RETENTION_DAYS, settings.UPLOAD_RETENTION_DAYS)
+    drafts = Upload.objects.filter(
+        status__in=[S.DRAFT, S.READY, S.UNREADABLE],
+        updated_at__lt=now - timedelta(days=days),
+    )
+    expired = 0
+    for upload in drafts.iterator(chunk_size=200):
+        with transaction.atomic():
+            # The user may have come back since the query: then the draft stays.
+            if not Upload.objects.filter(
+                pk=upload.pk, status=upload.status, updated_at=upload.updated_at
+            ).update(status=S.ABANDONED, job="", updated_at=now):
+                continue
+            names = [upload.original_file.name] if upload.original_file else []
+            _delete_results(upload)
+            Upload.objects.filter(pk=upload.pk).update(
+                original_file="", problems_csv="", problems_xlsx=""
+            )
+            if names:
+                transaction.on_commit(lambda names=names: _delete_files(names))
+        expired += 1
+    if expired:
+        logger.info("retention: abandoned %s drafts and deleted their files", expired)
+    return expired
+
+
 def _fail(
     upload: Upload,
     started: Any,
@@ -456,8 +549,11 @@ def _finish(upload: Upload, started: Any, **fields: Any) -> bool:
 
 def _progress(upload: Upload) -> Callable[[int, float], None]:
     def report(rows: int, fraction: float) -> None:
+        # updated_at is the heartbeat the sweeper watches.
         Upload.objects.filter(pk=upload.pk, status=S.ANALYSING).update(
-            progress_rows=rows, progress_fraction=min(max(fraction, 0.0), 1.0)
+            progress_rows=rows,
+            progress_fraction=min(max(fraction, 0.0), 1.0),
+            updated_at=timezone.now(),
         )
 
     return report
