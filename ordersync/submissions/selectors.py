@@ -23,6 +23,19 @@ from ordersync.submissions.models import Submission
 
 User = AbstractBaseUser | AnonymousUser
 PAGE_SIZE = 50
+HISTORY_FIELDS = (
+    "original_name",
+    "created_at",
+    "status",
+    "rows_sent",
+    "elements_count",
+    "counter__name",
+    "counter__metrika_id",
+    "created_by__username",
+    "upload__public_id",
+    "upload__rows_valid",
+    "upload__rows_invalid",
+)
 
 
 def submission_list_for_user(user: User) -> QuerySet[Submission]:
@@ -121,7 +134,9 @@ def history_page(
         rows = rows.filter(created_at__lt=end)
     if filters.q:
         rows = rows.filter(original_name__icontains=filters.q)
-    rows = rows.select_related("counter", "created_by", "upload")
+    # Only the columns the list shows: an upload row also holds the file's preview,
+    # mapping and counts as JSON, which would be read and decoded for every row.
+    rows = rows.select_related("counter", "created_by", "upload").only(*HISTORY_FIELDS)
     cursor = _parse_cursor(after)
     if cursor:
         # Going back: the rows just newer than the cursor, oldest first.

@@ -242,3 +242,31 @@ def test_history_links_the_users_unfinished_uploads(client, sent, marketer, coun
         f'<a class="small" href="{reverse("uploads:list")}" '
         'data-testid="drafts-link">Незавершённые загрузки (2)</a>'
     ) in history.text
+
+
+@pytest.mark.parametrize("who", ["marketer", "admin_user"])
+def test_history_page_queries_do_not_grow_with_the_rows(
+    request, client, marketer, make_upload, monkeypatch, who
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(services, "_dispatch", lambda pk, delay=0.0: None)
+    client.force_login(request.getfixturevalue(who))
+
+    def history_queries(uploads: int) -> int:
+        for n in range(uploads):
+            services.submission_create(
+                upload=make_upload(name=f"f{n}.csv"), user=marketer, merge_mode="SAVE"
+            )
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("submissions:history"))
+        assert response.status_code == 200
+        return len(queries), response.text
+
+    one, _ = history_queries(1)
+    many, text = history_queries(59)
+    assert many == one <= 16
+    assert text.count('data-testid="history-row"') == 50
+    assert "f58.csv" in text and "bob-marketer" in text
+    assert '<td class="text-end">3</td>' in text
