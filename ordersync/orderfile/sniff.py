@@ -144,15 +144,92 @@ def _check_workbook(
         raise SourceError("file_macro_enabled")
     sizes = {i.filename: i.file_size for i in infos}
     strings = sizes.get("xl/sharedStrings.xml", 0)
+    if not strings:
+        return
+    sheets = sum(
+        size for name, size in sizes.items() if name.startswith("xl/worksheets/")
+    )
     if strings > 1 << 20:
-        sheets = sum(
-            size for name, size in sizes.items() if name.startswith("xl/worksheets/")
-        )
         unique = _shared_string_count(archive)
         # Each cell that uses a shared string costs at least ~20 bytes of sheet XML,
         # so a table with far more strings than that is a memory bomb, not data.
         if unique > sheets // 20 + 10_000 or strings > 16 * sheets + (64 << 20):
             raise LimitExceededError("file_shared_strings_bomb")
+    _check_string_amplification(archive, infos, sheets, limits)
+
+
+# Readers copy a shared string into every cell that refers to it, so a few long
+# strings referred to by many cells blow up in memory though the file stays small.
+_SI = re.compile(rb"<si[\s>]|</si>")
+_STRING_CELL = re.compile(rb'<c\b[^>]*\bt="s"[^>]*>\s*<v>(\d+)</v>')
+_CHUNK = 1 << 20
+
+
+def _check_string_amplification(
+    archive: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    sheets: int,
+    limits: Limits,
+) -> None:
+    lengths = _shared_string_lengths(archive, limits)
+    if not lengths:
+        return
+    budget = max(256 << 20, 8 * sheets)
+    # Cheap bound first: every cell costs at least ~20 bytes of sheet XML.
+    if max(lengths) * (sheets // 20 + 1) <= budget:
+        return
+    total = 0
+    for info in infos:
+        if not info.filename.startswith("xl/worksheets/"):
+            continue
+        with archive.open(info) as fh:
+            tail = b""
+            while chunk := fh.read(_CHUNK):
+                data = tail + chunk
+                cut = data.rfind(b"</c>") + 4 if b"</c>" in data else 0
+                for match in _STRING_CELL.finditer(data, 0, cut):
+                    index = int(match.group(1))
+                    if index < len(lengths):
+                        total += lengths[index]
+                if total > budget:
+                    raise LimitExceededError("file_shared_strings_bomb")
+                tail = data[cut:][-(1 << 16) :]
+
+
+def _shared_string_lengths(archive: zipfile.ZipFile, limits: Limits) -> list[int]:
+    """Return the XML length in bytes of each shared string, in index order.
+
+    A string longer than any cell may hold (Excel's own limit) is refused outright.
+    """
+    # XML escapes and UTF-8 make a character take up to ~6 bytes.
+    longest = limits.max_cell_chars * 6 + 1024
+    lengths: list[int] = []
+    start: int | None = None
+    offset = 0
+    tail = b""
+    try:
+        with archive.open("xl/sharedStrings.xml") as fh:
+            while chunk := fh.read(_CHUNK):
+                data = tail + chunk
+                base = offset - len(tail)
+                last = 0
+                for match in _SI.finditer(data):
+                    last = match.end()
+                    if match.group().startswith(b"</"):
+                        if start is not None:
+                            lengths.append(base + match.start() - start)
+                            start = None
+                    else:
+                        start = base + match.start()
+                if start is not None and base + len(data) - start > longest:
+                    raise LimitExceededError("file_shared_strings_bomb")
+                offset += len(chunk)
+                tail = data[max(last, len(data) - 8) :]
+    except (KeyError, zipfile.BadZipFile, OSError) as exc:
+        raise SourceError("file_damaged", detail="shared strings") from exc
+    if lengths and max(lengths) > longest:
+        raise LimitExceededError("file_shared_strings_bomb")
+    return lengths
 
 
 def _shared_string_count(archive: zipfile.ZipFile) -> int:

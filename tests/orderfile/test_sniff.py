@@ -113,3 +113,38 @@ def test_shared_strings_table_larger_than_the_cells_is_rejected(write):
         }
     )
     assert _code(write(data, "a.xlsx")) == "file_shared_strings_bomb"
+
+
+def _string_workbook(text: str, cells: int) -> bytes:
+    """One shared string referred to by ``cells`` cells of one column."""
+    strings = f'<sst uniqueCount="1"><si><t>{text}</t></si></sst>'.encode()
+    rows = "".join(
+        f'<row r="{r}"><c r="A{r}" t="s"><v>0</v></c></row>'
+        for r in range(1, cells + 1)
+    )
+    return _zip(
+        {
+            **WORKBOOK,
+            "xl/sharedStrings.xml": strings,
+            "xl/worksheets/sheet1.xml": f"<sheetData>{rows}</sheetData>".encode(),
+        }
+    )
+
+
+def test_shared_string_longer_than_a_cell_may_hold_is_rejected(write):
+    data = _string_workbook("A" * (1 << 20), cells=3)
+    assert _code(write(data, "a.xlsx")) == "file_shared_strings_bomb"
+
+
+def test_long_shared_string_repeated_in_many_cells_is_rejected(write):
+    # 30,000 characters are a legal cell, but 20,000 copies are 600 MB in memory.
+    data = _string_workbook("A" * 30_000, cells=20_000)
+    assert len(data) < 1 << 20
+    assert _code(write(data, "a.xlsx")) == "file_shared_strings_bomb"
+
+
+def test_long_shared_string_in_a_few_cells_is_accepted(write):
+    data = _string_workbook("A" * 30_000, cells=50)
+    from ordersync.orderfile.sniff import detect_kind
+
+    assert detect_kind(write(data, "a.xlsx"), Limits()) == "xlsx"
