@@ -308,6 +308,23 @@ UPLOAD_DRAFT_RETENTION_DAYS = env.int("UPLOAD_DRAFT_RETENTION_DAYS", default=7)
 # UPLOAD_JOB_MAX_ATTEMPTS times in all.
 UPLOAD_JOB_STUCK_MINUTES = env.float("UPLOAD_JOB_STUCK_MINUTES", default=10)
 UPLOAD_JOB_MAX_ATTEMPTS = env.int("UPLOAD_JOB_MAX_ATTEMPTS", default=3)
+# A hostile file may hang or eat memory: the reading task gets a time limit, each
+# worker child an address-space cap, and the task is acknowledged when it starts,
+# so a child killed on a file is never redelivered by the broker in a loop; the
+# sweeper above restarts it, counting attempts.
+UPLOAD_JOB_TIME_LIMIT_SECONDS = env.int("UPLOAD_JOB_TIME_LIMIT_SECONDS", default=1800)
+WORKER_MEMORY_LIMIT_MB = env.int("WORKER_MEMORY_LIMIT_MB", default=3072)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int(
+    "CELERY_WORKER_MAX_MEMORY_PER_CHILD_KB", default=768 * 1024
+)
+CELERY_TASK_ANNOTATIONS = {
+    "uploads.run_job": {
+        "soft_time_limit": UPLOAD_JOB_TIME_LIMIT_SECONDS,
+        "time_limit": UPLOAD_JOB_TIME_LIMIT_SECONDS + 60,
+        "acks_late": False,
+        "reject_on_worker_lost": False,
+    }
+}
 
 # Production hardening; `manage.py check --deploy` passes with these.
 SESSION_COOKIE_HTTPONLY = True
