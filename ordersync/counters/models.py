@@ -235,14 +235,11 @@ class CounterGrant(models.Model):
         return str(_("group %(name)s") % {"name": self.group.name})
 
 
-class SavedMapping(models.Model):
-    """A named column mapping of a counter, saved by the upload wizard."""
+class CounterNamedItem(models.Model):
+    """Something a counter keeps under a name for the upload wizard to reuse."""
 
-    counter = models.ForeignKey(
-        Counter, on_delete=models.CASCADE, related_name="saved_mappings"
-    )
+    counter = models.ForeignKey(Counter, on_delete=models.CASCADE)
     name = models.CharField(_("name"), max_length=100)
-    mapping = models.JSONField(_("mapping"), default=dict)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -253,46 +250,45 @@ class SavedMapping(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SavedMapping(CounterNamedItem):
+    """A named column mapping of a counter, saved by the upload wizard."""
+
+    counter = models.ForeignKey(
+        Counter, on_delete=models.CASCADE, related_name="saved_mappings"
+    )
+    mapping = models.JSONField(_("mapping"), default=dict)
+
+    class Meta(CounterNamedItem.Meta):
         verbose_name = _("saved column mapping")
         verbose_name_plural = _("saved column mappings")
-        ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
                 fields=["counter", "name"], name="saved_mapping_unique_name"
             )
         ]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class StatusDictionary(models.Model):
+class StatusDictionary(CounterNamedItem):
     """A named translation of CRM statuses into Metrika's order statuses."""
 
     counter = models.ForeignKey(
         Counter, on_delete=models.CASCADE, related_name="status_dictionaries"
     )
-    name = models.CharField(_("name"), max_length=100)
     # {"Оплачен": "PAID", "Отменён": "CANCELLED", ...}
     statuses = models.JSONField(_("statuses"), default=dict)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
-    class Meta:
+    class Meta(CounterNamedItem.Meta):
         verbose_name = _("status dictionary")
         verbose_name_plural = _("status dictionaries")
-        ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
                 fields=["counter", "name"], name="status_dictionary_unique_name"
             )
         ]
-
-    def __str__(self) -> str:
-        return self.name
