@@ -161,6 +161,8 @@ class Upload(models.Model):
         indexes = [
             models.Index(fields=["created_by", "-created_at"]),
             models.Index(fields=["counter", "-created_at"]),
+            # The history counts a user's unfinished uploads on every page.
+            models.Index(fields=["created_by", "status"]),
         ]
 
     def __str__(self) -> str:
