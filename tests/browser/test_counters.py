@@ -28,6 +28,7 @@ def test_admin_connects_imports_grants_and_the_marketer_sees_one_counter(
     shots = page.shot_dir
     log_in(page, live_server, "alice-admin", "pw-admin-123456")
     page.wait_for_url(f"{live_server.url}/")
+    page.get_by_role("button", name="Администрирование").click()
     page.get_by_role("link", name="Аккаунты Яндекса").click()
     page.screenshot(path=shots / "accounts-empty.png", full_page=True)
     page.get_by_role("link", name="Подключить аккаунт Яндекса").click()
