@@ -13,13 +13,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.shortcuts import get_object_or_404
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from ordersync.core.permissions import user_is_admin
 from ordersync.counters.models import Counter, YandexAccount
 from ordersync.counters.selectors import counter_list_for_upload, counter_list_for_user
-from ordersync.orderfile import messages as orderfile_messages
 from ordersync.submissions.models import Submission
+from ordersync.uploads.presenters import PROBLEM_LABELS
 
 User = AbstractBaseUser | AnonymousUser
 PAGE_SIZE = 50
@@ -262,7 +262,7 @@ def dashboard_daily(user: User, *, days: int = 30) -> DayCounterSeries:
 
 def dashboard_top_problems(user: User, *, days: int = 30, limit: int = 8):
     """Return the most frequent problem codes of the last ``days`` as
-    ``(code, text, rows)``."""
+    ``(code, title, rows)``."""
     since = timezone.now() - timedelta(days=days)
     tally: Tally[str] = Tally()
     uploads = (
@@ -273,13 +273,10 @@ def dashboard_top_problems(user: User, *, days: int = 30, limit: int = 8):
     for counts in uploads.iterator(chunk_size=2000):
         for code, count in (counts or {}).items():
             tally[code] += int(count or 0)
-    lang = "ru" if translation.get_language() == "ru" else "en"
-    result = []
-    for code, count in tally.most_common(limit):
-        text = orderfile_messages.render(code, lang, {})
-        text = re.sub(r"\s*\{[a-z_]+\}", "", text).strip()
-        result.append((code, text, count))
-    return result
+    return [
+        (code, PROBLEM_LABELS.get(code, code), count)
+        for code, count in tally.most_common(limit)
+    ]
 
 
 def dashboard_attention(user: User, *, limit: int = 10) -> list[Submission]:
