@@ -527,14 +527,29 @@ def _fail(
         step=step,
         error_step=step,
         error_code=exc.code,
-        error_ru=exc.message("ru"),
-        error_en=exc.message("en"),
+        error_ru=_without_nul(exc.message("ru")),
+        error_en=_without_nul(exc.message("en")),
         job_finished_at=timezone.now(),
         updated_at=timezone.now(),
     )
 
 
+def _without_nul(value: Any) -> Any:
+    """Return the value with NUL characters shown as ␀.
+
+    PostgreSQL stores no NUL in text or JSON, and files from the wild carry them.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\u2400")
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
 def _finish(upload: Upload, started: Any, **fields: Any) -> bool:
+    fields = {name: _without_nul(value) for name, value in fields.items()}
     return bool(
         Upload.objects.filter(
             pk=upload.pk, status=S.ANALYSING, job_started_at=started
@@ -727,12 +742,14 @@ def _store_results(
                     UploadProblem(
                         upload=locked,
                         row=p.row,
-                        column=p.column[:255],
+                        column=_without_nul(p.column[:255]),
                         field=p.field[:32],
-                        value=str(p.value)[:1000],
+                        value=_without_nul(str(p.value)[:1000]),
                         code=p.code[:64],
                         severity=p.severity,
-                        params={k: str(v)[:200] for k, v in p.params.items()},
+                        params=_without_nul(
+                            {k: str(v)[:200] for k, v in p.params.items()}
+                        ),
                     )
                     for p in report.problems
                 ),
