@@ -62,6 +62,12 @@ def test_due_selector_uses_the_margin_or_half_the_lifetime(make_account, setting
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_refreshing_at_once_make_one_refresh_call(make_account, emu):
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        # The in-memory test database answers a second writer "table is locked" at
+        # once instead of waiting; the race runs in make test's PostgreSQL pass.
+        pytest.skip("the two-worker race runs on PostgreSQL")
     account = make_account(**SOON)
     # Hold the first refresh at Yandex so the second surely overlaps it.
     emu.add_fault("slow", endpoint="token", delay=0.5, times=1)
