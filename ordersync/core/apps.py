@@ -9,6 +9,8 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from ordersync.core import signals  # noqa: F401  (connects the receivers)
+
         # The filesystem broker and local media need their folders before the
         # first message or file is written, in the web process and the worker alike.
         folders = list(

@@ -3,6 +3,11 @@
 from django.utils.translation import gettext_lazy as _
 
 ACTION_LABELS = {
+    "auth.login": _("Signed in"),
+    "auth.logout": _("Signed out"),
+    "auth.login_failed": _("Sign-in refused"),
+    "auth.locked_out": _("Locked out after failed sign-ins"),
+    "access.denied": _("Page refused"),
     "account.connected": _("Yandex account connected"),
     "account.token_replaced": _("Token replaced"),
     "account.token_refreshed": _("Token refreshed"),

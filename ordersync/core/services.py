@@ -101,7 +101,7 @@ def audit_log(
 ) -> AuditEvent:
     """Record a security-relevant action; keys that look secret are redacted."""
     if actor is None and request is not None:
-        actor = request.user
+        actor = getattr(request, "user", None)
     user = actor if actor is not None and actor.is_authenticated else None
     return AuditEvent.objects.create(
         actor=user,

@@ -50,6 +50,12 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # Only the path: object ids, never query strings (they may carry search terms).
+    services.audit_log(
+        action="access.denied",
+        request=request,
+        details={"method": request.method, "path": request.path[:200]},
+    )
     return render(request, "errors/403.html", status=403)
 
 
