@@ -292,3 +292,39 @@ class StatusDictionary(CounterNamedItem):
                 fields=["counter", "name"], name="status_dictionary_unique_name"
             )
         ]
+
+
+class AccountCall(models.Model):
+    """One HTTP call made to Yandex for an account (not for an upload).
+
+    Checks, counter lists, token exchanges and refreshes; uploads keep their own
+    attempt rows. Only what support needs: no tokens and no response bodies.
+    """
+
+    account = models.ForeignKey(
+        YandexAccount,
+        on_delete=models.CASCADE,
+        related_name="calls",
+        verbose_name=_("Yandex account"),
+    )
+    operation = models.CharField(_("operation"), max_length=32)
+    method = models.CharField(_("method"), max_length=8)
+    path = models.CharField(_("address"), max_length=300)
+    started_at = models.DateTimeField(_("started"))
+    duration = models.FloatField(_("duration, s"))
+    status_code = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)
+    error_type = models.CharField(_("error"), max_length=64, blank=True)
+    error_message = models.CharField(_("message"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("call to Yandex")
+        verbose_name_plural = _("calls to Yandex")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["account", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.status_code or '—'}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and self.status_code < 300

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -37,6 +38,7 @@ from ordersync.counters.errors import (
 from ordersync.counters.models import (
     READ_SCOPES,
     UPLOAD_SCOPES,
+    AccountCall,
     Counter,
     CounterGrant,
     SavedMapping,
@@ -67,13 +69,17 @@ OAUTH_MAX_PENDING = 5
 REFRESH_LEASE = timedelta(minutes=2)
 # Pages wait for these calls: keep them short.
 CHECK_TIMEOUTS = (5.0, 15.0)
+# How many calls to Yandex each account keeps for the admins' account page.
+ACCOUNT_CALLS_KEPT = 100
 REVOKED_ERRORS = frozenset({"invalid_grant", "invalid_token", "unauthorized_client"})
 
 
 # Clients
 
 
-def _oauth_client(*, timeouts: tuple[float, float] | None = None) -> YandexOAuthClient:
+def _oauth_client(
+    *, timeouts: tuple[float, float] | None = None, on_attempt=None
+) -> YandexOAuthClient:
     connect, read = timeouts or (settings.METRIKA_CONNECT_TIMEOUT, 30.0)
     return YandexOAuthClient(
         settings.YANDEX_OAUTH_URL,
@@ -82,7 +88,43 @@ def _oauth_client(*, timeouts: tuple[float, float] | None = None) -> YandexOAuth
         login_url=settings.YANDEX_LOGIN_URL,
         connect_timeout=connect,
         read_timeout=read,
+        on_attempt=on_attempt,
     )
+
+
+def account_calls_record(account_id: int, attempts: list[AttemptRecord]) -> None:
+    """Keep the account's calls to Yandex, newest ACCOUNT_CALLS_KEPT of them."""
+    AccountCall.objects.bulk_create(
+        AccountCall(
+            account_id=account_id,
+            operation=a.operation[:32],
+            method=a.method[:8],
+            path=urlsplit(a.url).path[:300],
+            started_at=a.started_at,
+            duration=round(a.duration, 3),
+            status_code=a.status,
+            error_type=(a.error_type or "")[:64],
+            error_message=(a.error_message or "")[:500],
+        )
+        for a in attempts
+    )
+    stale = AccountCall.objects.filter(account_id=account_id).order_by(
+        "-started_at", "-id"
+    )[ACCOUNT_CALLS_KEPT : ACCOUNT_CALLS_KEPT + 1]
+    oldest_kept = stale.values_list("started_at", flat=True).first()
+    if oldest_kept is not None:
+        AccountCall.objects.filter(
+            account_id=account_id, started_at__lte=oldest_kept
+        ).delete()
+
+
+def _account_recorder(account_id: int):
+    """Return an ``on_attempt`` callback that records each call at once."""
+
+    def record(attempt: AttemptRecord) -> None:
+        account_calls_record(account_id, [attempt])
+
+    return record
 
 
 def _metrika_client(
@@ -150,12 +192,23 @@ class VerifiedToken:
 
 @sensitive_variables("access_token")
 def account_verify_token(
-    *, access_token: str, timeouts: tuple[float, float] = CHECK_TIMEOUTS
+    *,
+    access_token: str,
+    timeouts: tuple[float, float] = CHECK_TIMEOUTS,
+    calls: list[AttemptRecord] | None = None,
 ) -> VerifiedToken:
-    """Return the token's account and counters; raise TokenCheckError if unusable."""
+    """Return the token's account and counters; raise TokenCheckError if unusable.
+
+    ``calls`` collects the calls made, to be recorded once the account exists.
+    """
+    collect = calls.append if calls is not None else None
     try:
-        info = _oauth_client(timeouts=timeouts).account_info(access_token)
-        counters = _metrika_client(access_token, timeouts=timeouts).counters()
+        info = _oauth_client(timeouts=timeouts, on_attempt=collect).account_info(
+            access_token
+        )
+        counters = _metrika_client(
+            access_token, timeouts=timeouts, on_attempt=collect
+        ).counters()
     except (OAuthError, MetrikaInvalidTokenError, MetrikaUnauthorizedError):
         raise TokenCheckError(
             _("Yandex does not accept this token: it is wrong, expired or revoked.")
@@ -190,6 +243,7 @@ def _account_store(
     verified: VerifiedToken,
     source: str,
     request: HttpRequest,
+    calls: list[AttemptRecord] = (),
 ) -> YandexAccount:
     now = timezone.now()
     with transaction.atomic():
@@ -235,6 +289,7 @@ def _account_store(
             },
             request=request,
         )
+        account_calls_record(account.pk, list(calls))
     return account
 
 
@@ -242,7 +297,8 @@ def _account_store(
 def account_connect_pasted(*, access_token: str, request: HttpRequest) -> YandexAccount:
     """Check a hand-obtained token against Yandex, then store it encrypted."""
     access_token = access_token.strip()
-    verified = account_verify_token(access_token=access_token)
+    calls: list[AttemptRecord] = []
+    verified = account_verify_token(access_token=access_token, calls=calls)
     return _account_store(
         access_token=access_token,
         refresh_token="",
@@ -251,6 +307,7 @@ def account_connect_pasted(*, access_token: str, request: HttpRequest) -> Yandex
         verified=verified,
         source=YandexAccount.Source.MANUAL,
         request=request,
+        calls=calls,
     )
 
 
@@ -361,8 +418,9 @@ def account_oauth_finish(
             request, "no_code", _("Yandex sent no authorisation code; start again.")
         )
     redirect_uri = oauth_redirect_uri(request)
+    calls: list[AttemptRecord] = []
     try:
-        tokens = _oauth_client().exchange_code(
+        tokens = _oauth_client(on_attempt=calls.append).exchange_code(
             code, code_verifier=entry["verifier"], redirect_uri=redirect_uri
         )
     except OAuthError as exc:
@@ -385,12 +443,12 @@ def account_oauth_finish(
         raise _oauth_failure(
             request, "oauth_unreachable", _transient_message(exc)
         ) from None
-    return _account_store_token_set(tokens=tokens, request=request)
+    return _account_store_token_set(tokens=tokens, request=request, calls=calls)
 
 
 @sensitive_variables("tokens")
 def _account_store_token_set(
-    *, tokens: TokenSet, request: HttpRequest
+    *, tokens: TokenSet, request: HttpRequest, calls: list[AttemptRecord]
 ) -> YandexAccount:
     scopes = list(tokens.scope) if tokens.scope is not None else None
     missing = _missing_scopes(scopes)
@@ -406,7 +464,7 @@ def _account_store_token_set(
             % {"scopes": ", ".join(missing)},
         )
     try:
-        verified = account_verify_token(access_token=tokens.access_token)
+        verified = account_verify_token(access_token=tokens.access_token, calls=calls)
     except TokenCheckError as exc:
         raise _oauth_failure(request, "token_check", str(exc)) from None
     return _account_store(
@@ -417,6 +475,7 @@ def _account_store_token_set(
         verified=verified,
         source=YandexAccount.Source.OAUTH,
         request=request,
+        calls=calls,
     )
 
 
@@ -478,7 +537,9 @@ def _refresh_claimed(account_id: int, *, force: bool) -> RefreshResult:
         _account_note_error(account, str(exc))
         return RefreshResult.FAILED
     try:
-        tokens = _oauth_client().refresh(refresh_token)
+        tokens = _oauth_client(on_attempt=_account_recorder(account.pk)).refresh(
+            refresh_token
+        )
     except OAuthError as exc:
         if exc.error in REVOKED_ERRORS:
             account_mark_needs_reauth(account_id=account.pk, reason=exc.error)
@@ -610,7 +671,9 @@ def account_check(*, account: YandexAccount, _retried: bool = False) -> YandexAc
         _account_note_error(account, str(exc))
         raise
     try:
-        counters = _metrika_client(token, timeouts=CHECK_TIMEOUTS).counters()
+        counters = _metrika_client(
+            token, timeouts=CHECK_TIMEOUTS, on_attempt=_account_recorder(account.pk)
+        ).counters()
     except MetrikaInvalidTokenError:
         if not _retried and account_handle_invalid_token(account_id=account.pk):
             account.refresh_from_db()
@@ -675,7 +738,9 @@ def account_fetch_counters(*, account: YandexAccount) -> list[RemoteCounterRow]:
     """Return the counters the account sees now, marking those already added."""
     try:
         remote = account_metrika_client(
-            account=account, timeouts=CHECK_TIMEOUTS
+            account=account,
+            timeouts=CHECK_TIMEOUTS,
+            on_attempt=_account_recorder(account.pk),
         ).counters()
     except MetrikaInvalidTokenError:
         account_handle_invalid_token(account_id=account.pk)

@@ -19,6 +19,8 @@ from ordersync.counters.forms import (
     PasteTokenForm,
 )
 
+ACCOUNT_CALLS_SHOWN = 20
+
 
 def admin_required(view):
     @login_required
@@ -214,7 +216,11 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "counters/account_detail.html",
-        {"account": account, "counters": account.counters.order_by("-enabled", "name")},
+        {
+            "account": account,
+            "counters": account.counters.order_by("-enabled", "name"),
+            "calls": account.calls.all()[:ACCOUNT_CALLS_SHOWN],
+        },
     )
 
 
