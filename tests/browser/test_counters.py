@@ -58,6 +58,9 @@ def test_admin_connects_imports_grants_and_the_marketer_sees_one_counter(
     panel = page.get_by_test_id("health-panel")
     assert panel.get_by_text("metrika:offline_data").is_visible()
     assert page.get_by_test_id("counters-reachable").inner_text() == "3"
+    calls = page.get_by_test_id("account-calls")
+    assert calls.get_by_role("row").count() >= 4, "code exchange, info, 2 lists"
+    assert calls.get_by_text("POST /token").is_visible()
     page.screenshot(path=shots / "account-health.png", full_page=True)
 
     page.get_by_role("link", name="Shop").first.click()
