@@ -23,6 +23,16 @@ pytestmark = pytest.mark.django_db
 FLOW = {54, 55, 56, 57}
 
 
+@pytest.fixture(autouse=True)
+def _private_temp_dir(tmp_path, monkeypatch):
+    """Give this test its own temp folder so other processes' files don't count."""
+    import tempfile
+
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+
+
 def stored_files() -> set[str]:
     from django.conf import settings
 
