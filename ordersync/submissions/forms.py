@@ -38,11 +38,11 @@ class HistoryFilterForm(forms.Form):
         ]
         for name, field in self.fields.items():
             css = (
-                "form-select"
+                "form-select form-select-sm"
                 if name in ("counter", "user", "status")
-                else "form-control"
+                else "form-control form-control-sm"
             )
-            field.widget.attrs["class"] = f"{css} form-control-sm"
+            field.widget.attrs["class"] = css
 
     def filters(self) -> selectors.HistoryFilters:
         if not self.is_valid():
