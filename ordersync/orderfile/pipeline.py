@@ -42,6 +42,8 @@ class Options:
     part_size: int | None = None
     progress_every: int = 100_000
     fast: bool = True
+    # Called with the row number and order id ("" if none) of every row with errors.
+    on_invalid: Callable[[int, str], None] | None = None
 
     def date_context(self) -> rules.DateContext:
         """Return the counter's zone and its current local time."""
@@ -188,6 +190,8 @@ class RowRules:
         for issue, name, index in found:
             self._log(log, number, issue, name, index)
         if has_error:
+            if self.options.on_invalid is not None:
+                self.options.on_invalid(number, out.get("id", ""))
             return None, bool(found)
         if self.options.hash_pii:
             for raw, hashed in (("emails", "emails_md5"), ("phones", "phones_md5")):

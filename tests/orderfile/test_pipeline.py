@@ -80,6 +80,24 @@ def test_bad_rows_are_reported_with_row_column_and_value(write):
     )
 
 
+@pytest.mark.parametrize("fast", [False, True])
+def test_rows_with_errors_are_told_with_their_cleaned_order_id(write, fast):
+    body = (
+        HEADER
+        + "A1,10.01.2024 11:56,8 912 345-67-89,ivan@example.ru,Оплачен,100,50\n"
+        + "\u200bA2 ,31.02.2024,8 912 345-67-89,,Оплачен,100,\n"
+        + ",11.01.2024,,,Оплачен,100,\n"
+        + "A4,12.01.2024,8 912 345-67-80,,Оплачен,abc,\n"
+    )
+    invalid = []
+    options = Options(
+        now=NOW, fast=fast, on_invalid=lambda row, ident: invalid.append((row, ident))
+    )
+    report, _out = run(write(body), options)
+    assert report.rows_invalid == 3
+    assert invalid == [(3, "A2"), (4, ""), (5, "A4")]
+
+
 def test_user_status_additions_make_rows_valid(write):
     body = HEADER + "A1,10.01.2024,89123456789,,Доставлен,100,\n"
     options = Options(now=NOW, statuses=StatusDictionary({"Доставлен": "PAID"}))
