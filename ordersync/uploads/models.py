@@ -15,6 +15,10 @@ def part_file_name(instance: "UploadPart", filename: str) -> str:
     return f"orderfiles/{instance.upload.public_id}/part-{instance.index + 1:03d}.csv"
 
 
+def error_ids_file_name(instance: "Upload", filename: str) -> str:
+    return f"orderfiles/{instance.public_id}/error-ids.jsonl"
+
+
 def report_file_name(instance: "Upload", filename: str) -> str:
     suffix = filename.rsplit(".", 1)[-1]
     return f"orderfiles/{instance.public_id}/problems.{suffix}"
@@ -44,6 +48,7 @@ class Upload(models.Model):
         INSPECT = "inspect", _("Reading the file")
         STATUSES = "statuses", _("Counting status values")
         VALIDATE = "validate", _("Checking every row")
+        FIXES = "fixes", _("Checking the corrected rows")
 
     class MergeMode(models.TextChoices):
         SAVE = "SAVE", _("Save")
@@ -143,6 +148,22 @@ class Upload(models.Model):
     output_preview = models.JSONField(default=list, blank=True)
     problems_csv = models.FileField(upload_to=report_file_name, blank=True)
     problems_xlsx = models.FileField(upload_to=report_file_name, blank=True)
+    # The order ids of the rows with errors, one JSON string a line (ids only, no
+    # other personal data), so a corrected export can be matched against them.
+    error_ids = models.FileField(upload_to=error_ids_file_name, blank=True)
+    rows_invalid_without_id = models.BigIntegerField(default=0)
+
+    # An upload of only the rows of ``fixes_of`` that had errors and are valid now.
+    fixes_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fixes",
+        verbose_name=_("fixes for upload"),
+    )
+    # Rows of the corrected export skipped: their id had no error in ``fixes_of``.
+    rows_not_matched = models.BigIntegerField(default=0)
 
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
     confirmed_by = models.ForeignKey(

@@ -21,6 +21,7 @@ JOB_PAGE = {
     Job.INSPECT: Step.SOURCE,
     Job.STATUSES: Step.OPTIONS,
     Job.VALIDATE: Step.PREVIEW,
+    Job.FIXES: Step.PREVIEW,
 }
 
 PROBLEM_LABELS = {

@@ -11,7 +11,10 @@ from django.http import Http404
 
 from ordersync.core.permissions import user_is_admin
 from ordersync.counters.models import SavedMapping, StatusDictionary
-from ordersync.counters.selectors import counter_list_for_user
+from ordersync.counters.selectors import (
+    counter_list_for_upload,
+    counter_list_for_user,
+)
 from ordersync.uploads.models import Upload, UploadProblem
 
 User = AbstractBaseUser | AnonymousUser
@@ -43,6 +46,60 @@ def upload_list_for_wizard(user: User) -> QuerySet[Upload]:
 def upload_get_for_wizard(user: User, public_id: Any) -> Upload:
     """Return an upload the user may take through the wizard; else Http404."""
     return _get(upload_list_for_wizard(user), public_id)
+
+
+def upload_get_for_fixes(user: User, public_id: Any) -> Upload:
+    """Return a sent upload whose corrected rows the user may send; else Http404.
+
+    Whoever may see the upload and upload to its counter now may send its fixes.
+    """
+    uploads = upload_list_for_user(user).filter(
+        status=Upload.Status.CONFIRMED,
+        counter__in=counter_list_for_upload(user).values("pk"),
+    )
+    return _get(uploads, public_id)
+
+
+def upload_fixes_possible(upload: Upload) -> bool:
+    """Return whether rows with errors of this sent upload can be fixed and resent."""
+    return upload.status == Upload.Status.CONFIRMED and bool(upload.error_ids)
+
+
+def upload_fixes_merge_mode(upload: Upload) -> str:
+    """Return the merge mode the upload was last sent with."""
+    if hasattr(upload, "submissions"):
+        latest = (
+            upload.submissions.order_by("-created_at", "-id")
+            .values_list("merge_mode", flat=True)
+            .first()
+        )
+        if latest:
+            return latest
+    return upload.merge_mode
+
+
+def upload_may_send_fixes(user: User, upload: Upload) -> bool:
+    """Return whether the user may send the corrected rows of this upload now."""
+    return (
+        upload_fixes_possible(upload)
+        and counter_list_for_upload(user).filter(pk=upload.counter_id).exists()
+    )
+
+
+def upload_fixes_of(user: User, upload: Upload) -> QuerySet[Upload]:
+    """Return the sent uploads of fixes for ``upload`` the user may see."""
+    return (
+        upload_list_for_user(user)
+        .filter(fixes_of=upload, status=Upload.Status.CONFIRMED)
+        .order_by("-created_at")
+    )
+
+
+def upload_fixes_origin(user: User, upload: Upload) -> Upload | None:
+    """Return the upload whose fixes ``upload`` holds, if the user may see it."""
+    if upload.fixes_of_id is None:
+        return None
+    return upload_list_for_user(user).filter(pk=upload.fixes_of_id).first()
 
 
 def upload_progress_for_wizard(user: User, public_id: Any) -> dict[str, Any]:

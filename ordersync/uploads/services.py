@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import re
 import shutil
@@ -30,6 +31,7 @@ from django.utils.translation import gettext as _
 from ordersync import orderfile
 from ordersync.counters.models import Counter
 from ordersync.orderfile.reader import cell_to_text
+from ordersync.orderfile.rules import clean_text
 from ordersync.uploads import selectors
 from ordersync.uploads.errors import UploadError
 from ordersync.uploads.models import Upload, UploadPart, UploadProblem
@@ -46,6 +48,7 @@ JOB_STEP = {
     Job.INSPECT: Step.SOURCE,
     Job.STATUSES: Step.COLUMNS,
     Job.VALIDATE: Step.OPTIONS,
+    Job.FIXES: Step.FILE,
 }
 ALLOWED_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods")
 # Errors the user can fix by telling the engine how to read the file.
@@ -125,6 +128,54 @@ def upload_create(
         with transaction.atomic():
             upload.save()
             _start_job(upload, Job.INSPECT)
+    except BaseException:
+        upload.original_file.delete(save=False)
+        raise
+    return upload
+
+
+def upload_fixes_create(
+    *,
+    user: AbstractBaseUser,
+    original: Upload,
+    file: UploadedFile,
+    merge_mode: str,
+    language: str,
+) -> Upload:
+    """Store a corrected export of ``original`` and check only the rows it fixes.
+
+    The file is read with the original's sheet, mapping, options and status values;
+    only rows whose order id had errors in the original are checked and sent.
+    """
+    if not selectors.upload_fixes_possible(original):
+        raise UploadError(
+            _("Upload #%(number)s has no rows with errors that could be matched.")
+            % {"number": original.pk}
+        )
+    check_file(file)
+    upload = Upload(
+        counter=original.counter,
+        created_by=user,
+        fixes_of=original,
+        original_name=clean_file_name(file.name or ""),
+        size_bytes=file.size or 0,
+        language=language,
+        step=Step.OPTIONS,
+        source_options=dict(original.source_options),
+        mapping={**original.mapping, "confidence": {}},
+        mapping_origin=original.mapping_origin,
+        statuses=dict(original.statuses),
+        status_counts=original.status_counts,
+        merge_mode=merge_mode,
+        phone_region=original.phone_region,
+        hash_pii=original.hash_pii,
+        duplicates=original.duplicates,
+    )
+    upload.original_file.save("source", file, save=False)
+    try:
+        with transaction.atomic():
+            upload.save()
+            _start_job(upload, Job.FIXES)
     except BaseException:
         upload.original_file.delete(save=False)
         raise
@@ -335,15 +386,17 @@ def _clear_results(upload: Upload) -> None:
     upload.rows_total = upload.rows_valid = upload.rows_invalid = 0
     upload.rows_dropped_duplicates = upload.warnings_count = 0
     upload.rows_without_id = upload.problems_kept = 0
+    upload.rows_invalid_without_id = upload.rows_not_matched = 0
     upload.counts_by_code = {}
     upload.output_columns = []
     upload.output_preview = []
-    upload.problems_csv = upload.problems_xlsx = ""
+    upload.problems_csv = upload.problems_xlsx = upload.error_ids = ""
 
 
 def _delete_results(upload: Upload) -> None:
     names = [p.file.name for p in upload.parts.all() if p.file]
-    names += [f.name for f in (upload.problems_csv, upload.problems_xlsx) if f]
+    stored = (upload.problems_csv, upload.problems_xlsx, upload.error_ids)
+    names += [f.name for f in stored if f]
     UploadPart.objects.filter(upload=upload).delete()
     UploadProblem.objects.filter(upload=upload).delete()
     if names:
@@ -393,6 +446,7 @@ def upload_run_job(*, upload_id: int) -> None:
         Job.INSPECT: _inspect,
         Job.STATUSES: _count_statuses,
         Job.VALIDATE: _validate,
+        Job.FIXES: _check_fixes,
     }[upload.job]
     try:
         with _local_file(upload.original_file) as path:
@@ -404,6 +458,8 @@ def upload_run_job(*, upload_id: int) -> None:
         _fail(upload, started, exc, Step.COLUMNS, S.DRAFT)
     except orderfile.OptionsError as exc:
         _fail(upload, started, exc, Step.OPTIONS, S.DRAFT)
+    except _ErrorIdsGoneError as exc:
+        _fail(upload, started, exc, Step.FILE, None)
     except Exception:
         logger.exception("upload %s: job %s failed", upload.pk, upload.job)
         _fail(upload, started, _InternalError(), JOB_STEP[upload.job], S.DRAFT)
@@ -421,6 +477,22 @@ class _InternalError(orderfile.OrderFileError):
                 "The file could not be processed because of an error on our side. "
                 "Try again; if it happens again, tell your administrator."
             )
+
+
+class _ErrorIdsGoneError(orderfile.OrderFileError):
+    """The ids of the original's rows with errors were deleted (retention)."""
+
+    def __init__(self, number: int | None) -> None:
+        self.number = number
+        super().__init__("fixes_gone")
+
+    def message(self, lang: str = "ru") -> str:
+        with translation.override(lang):
+            return _(
+                "The rows with errors of upload #%(number)s are no longer kept, so "
+                "the corrected rows cannot be found. Upload the whole corrected "
+                "file as a new upload."
+            ) % {"number": self.number or "—"}
 
 
 class _StuckError(orderfile.OrderFileError):
@@ -503,7 +575,7 @@ def upload_drafts_expire(*, now: datetime | None = None) -> int:
             names = [upload.original_file.name] if upload.original_file else []
             _delete_results(upload)
             Upload.objects.filter(pk=upload.pk).update(
-                original_file="", problems_csv="", problems_xlsx=""
+                original_file="", problems_csv="", problems_xlsx="", error_ids=""
             )
             if names:
                 transaction.on_commit(lambda names=names: _delete_files(names))
@@ -589,8 +661,18 @@ def _open(upload: Upload, path: Path) -> Any:
 def _inspect(upload: Upload, path: Path) -> None:
     source = _open(upload, path)
     rows = source.preview(PREVIEW_ROWS)
+    fields = _source_fields(source, rows)
+    fields.update(status=S.DRAFT, step=Step.SOURCE)
+    if not _fits(upload.mapping, source.columns):
+        mapping, origin = _initial_mapping(upload, source.columns, rows)
+        fields.update(mapping=mapping, mapping_origin=origin)
+    _finish(upload, upload.job_started_at, **fields)
+
+
+def _source_fields(source: Any, rows: list) -> dict[str, Any]:
+    """Return what reading the file found, as Upload fields."""
     preview = [[n, [cell_to_text(v) for v in values]] for n, values in rows]
-    fields: dict[str, Any] = {
+    return {
         "kind": source.kind,
         "sheets": list(source.sheets or []),
         "sheet": source.sheet or "",
@@ -599,13 +681,24 @@ def _inspect(upload: Upload, path: Path) -> None:
         "header_row": source.header_row,
         "columns": list(source.columns),
         "source_preview": preview,
-        "status": S.DRAFT,
-        "step": Step.SOURCE,
     }
-    if not _fits(upload.mapping, source.columns):
-        mapping, origin = _initial_mapping(upload, source.columns, rows)
-        fields.update(mapping=mapping, mapping_origin=origin)
-    _finish(upload, upload.job_started_at, **fields)
+
+
+def _check_fixes(upload: Upload, path: Path) -> None:
+    """Read a corrected export with the original's choices, then check its rows.
+
+    What reading found is stored first, so a mapping that no longer fits is shown
+    on the columns step like any other upload's.
+    """
+    source = _open(upload, path)
+    fields = _without_nul(_source_fields(source, source.preview(PREVIEW_ROWS)))
+    if not Upload.objects.filter(
+        pk=upload.pk, status=S.ANALYSING, job_started_at=upload.job_started_at
+    ).update(**fields):
+        return
+    for name, value in fields.items():
+        setattr(upload, name, value)
+    _validate(upload, path)
 
 
 def _fits(data: dict, columns: list[str]) -> bool:
@@ -689,16 +782,24 @@ def _validate(upload: Upload, path: Path) -> None:
     started = upload.job_started_at
     source = _open(upload, path)
     mapping = orderfile.Mapping.from_dict(upload.mapping)
+    fixed = _error_ids_of(upload.fixes_of) if upload.fixes_of_id else None
+    progress: Callable[[int, float], None] | None = _progress(upload)
+    checked = source
+    if fixed is not None:
+        # Few rows may match: progress counts rows read, so the job keeps beating.
+        checked = _FixedRows(source, mapping, fixed, progress=progress)
+        progress = None
     with tempfile.TemporaryDirectory(prefix="ordersync-check-") as tmp:
         workdir = Path(tmp)
-        report = orderfile.process(
-            source,
-            mapping,
-            engine_options(upload),
-            output=workdir / "orders.csv",
-            progress=_progress(upload),
-        )
-        preview = _output_preview(upload, path, mapping)
+        with _ErrorIds(workdir / "error-ids.jsonl") as errors:
+            report = orderfile.process(
+                checked,
+                mapping,
+                engine_options(upload, on_invalid=errors),
+                output=workdir / "orders.csv",
+                progress=progress,
+            )
+        preview = _output_preview(upload, path, mapping, fixed)
         lang = "en" if upload.language == "en" else "ru"
         reports: dict[str, Path] = {}
         if report.problems:
@@ -706,7 +807,98 @@ def _validate(upload: Upload, path: Path) -> None:
             orderfile.write_problem_csv(source, report, reports["csv"], lang)
             reports["xlsx"] = workdir / "problems.xlsx"
             orderfile.write_problem_xlsx(source, report, reports["xlsx"], lang)
-        _store_results(upload, started, report, preview, reports)
+        if errors.written:
+            reports["error_ids"] = errors.path
+        extra = {
+            "rows_invalid_without_id": errors.without_id,
+            "rows_not_matched": getattr(checked, "not_matched", 0),
+        }
+        _store_results(upload, started, report, preview, reports, extra)
+
+
+class _ErrorIds:
+    """Write the order ids of rows with errors to a file, one JSON string a line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.written = 0
+        self.without_id = 0
+
+    def __enter__(self) -> _ErrorIds:
+        self._fh = self.path.open("w", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
+
+    def __call__(self, row: int, order_id: str) -> None:
+        if order_id:
+            self._fh.write(json.dumps(order_id) + "\n")
+            self.written += 1
+        else:
+            self.without_id += 1
+
+
+def _error_ids_of(original: Upload | None) -> set[str]:
+    """Return the order ids of the original's rows with errors."""
+    if original is None or not original.error_ids:
+        raise _ErrorIdsGoneError(original.pk if original else None)
+    try:
+        with original.error_ids.open("rb") as fh:
+            return {json.loads(line) for line in fh if line.strip()}
+    except FileNotFoundError as exc:
+        raise _ErrorIdsGoneError(original.pk) from exc
+
+
+class _FixedRows:
+    """The rows of a corrected export whose order id had errors in the original.
+
+    Other non-empty rows are skipped and counted in ``not_matched``. Rows are read
+    the reference way (no polars frames), since each id must be looked at.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        mapping: orderfile.Mapping,
+        ids: set[str],
+        *,
+        progress: Callable[[int, float], None] | None = None,
+    ) -> None:
+        if "id" not in mapping.fields:
+            raise orderfile.MappingError("mapping_required_field", field="id")
+        column = mapping.fields["id"][0]
+        if column not in source.columns:
+            raise orderfile.MappingError("mapping_column_missing", column=column)
+        self._source = source
+        self._index = source.columns.index(column)
+        self._ids = ids
+        self._progress = progress
+        self.not_matched = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+    def iter_batches(self, *, fast: bool = True) -> Iterator[Any]:
+        self.not_matched = 0
+        index = self._index
+        read, next_report = 0, PROGRESS_EVERY
+        for batch in self._source.iter_batches(fast=False):
+            kept = []
+            for number, values in batch.rows:
+                if not any(v not in ("", None) for v in values):
+                    continue
+                read += 1
+                value = values[index] if index < len(values) else ""
+                if clean_text(value)[0] in self._ids:
+                    kept.append((number, values))
+                else:
+                    self.not_matched += 1
+            batch.rows = kept
+            yield batch
+            if self._progress is not None and read >= next_report:
+                self._progress(read, batch.consumed)
+                next_report = read + PROGRESS_EVERY
 
 
 def _store_results(
@@ -715,6 +907,7 @@ def _store_results(
     report: orderfile.Report,
     preview: list[dict],
     reports: dict[str, Path],
+    extra: dict[str, Any],
 ) -> None:
     written: list[str] = []
     try:
@@ -756,7 +949,8 @@ def _store_results(
                 batch_size=2000,
             )
             for kind, report_path in reports.items():
-                field: FieldFile = getattr(locked, f"problems_{kind}")
+                name = kind if kind == "error_ids" else f"problems_{kind}"
+                field: FieldFile = getattr(locked, name)
                 with report_path.open("rb") as fh:
                     field.save(f"problems.{kind}", File(fh), save=False)
                 written.append(field.name)
@@ -783,6 +977,8 @@ def _store_results(
                 progress_rows=report.rows_total,
                 problems_csv=locked.problems_csv.name or "",
                 problems_xlsx=locked.problems_xlsx.name or "",
+                error_ids=locked.error_ids.name or "",
+                **extra,
             )
     except BaseException:
         _delete_files(written)
@@ -817,9 +1013,14 @@ class _HeadSource:
                 return
 
 
-def _output_preview(upload: Upload, path: Path, mapping: Any) -> list[dict]:
+def _output_preview(
+    upload: Upload, path: Path, mapping: Any, fixed: set[str] | None = None
+) -> list[dict]:
     """Return the first valid rows exactly as they will be sent, repairs marked."""
-    source = _HeadSource(_open(upload, path), OUTPUT_PREVIEW_ROWS * 4)
+    source = _open(upload, path)
+    if fixed is not None:
+        source = _FixedRows(source, mapping, fixed)
+    source = _HeadSource(source, OUTPUT_PREVIEW_ROWS * 4)
     buffer = io.BytesIO()
     options = engine_options(
         upload, part_size=None, duplicates=orderfile.KEEP_ALL, fast=False
