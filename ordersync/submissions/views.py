@@ -76,6 +76,11 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
             "problem_types": problem_types(upload),
             "may_download_report": _may_download_report(request.user, upload),
             "resend_form": ResendForm(initial={"merge_mode": submission.merge_mode}),
+            "may_send_fixes": upload_selectors.upload_may_send_fixes(
+                request.user, upload
+            ),
+            "fixes": upload_selectors.upload_fixes_of(request.user, upload),
+            "fixes_of": upload_selectors.upload_fixes_origin(request.user, upload),
             "progress": _progress(submission),
         },
     )

@@ -80,6 +80,15 @@ class ReplaceFileForm(forms.Form):
     )
 
 
+class FixesForm(forms.Form):
+    file = forms.FileField(
+        label=_("Corrected export"), required=False, allow_empty_file=True
+    )
+    merge_mode = forms.ChoiceField(
+        label=_("Merge mode"), choices=Upload.MergeMode.choices
+    )
+
+
 class SourceForm(forms.Form):
     sheet = forms.ChoiceField(label=_("Sheet"), required=False)
     encoding = forms.ChoiceField(label=_("Encoding"), required=False)

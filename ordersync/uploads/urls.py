@@ -15,6 +15,7 @@ urlpatterns = [
     path("<uuid:public_id>/confirm/", views.upload_confirm, name="confirm"),
     path("<uuid:public_id>/progress/", views.upload_progress, name="progress"),
     path("<uuid:public_id>/abandon/", views.upload_abandon, name="abandon"),
+    path("<uuid:public_id>/fixes/", views.upload_fixes, name="fixes"),
     path(
         "<uuid:public_id>/download/<str:what>",
         views.upload_download,

@@ -20,6 +20,7 @@ from ordersync.uploads.errors import UploadError
 from ordersync.uploads.forms import (
     ColumnsForm,
     FileForm,
+    FixesForm,
     OptionsForm,
     ReplaceFileForm,
     SaveMappingForm,
@@ -189,6 +190,61 @@ def _upload_new(request, limiter):
             "has_counters": counters.exists(),
             "drafts": selectors.upload_drafts_for_user(request.user)[:5],
             "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
+            "max_bytes": settings.UPLOAD_MAX_BYTES,
+        },
+        status=status,
+    )
+
+
+@csrf_exempt
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload_fixes(request, public_id):
+    original = selectors.upload_get_for_fixes(request.user, public_id)
+    limiter = MaxBytesUploadHandler(request, settings.UPLOAD_MAX_BYTES)
+    if request.method == "POST":
+        if refused := _too_many_uploads(request):
+            return refused
+        request.upload_handlers.insert(0, limiter)
+    return _upload_fixes(request, original, limiter)
+
+
+@csrf_protect
+def _upload_fixes(request, original: Upload, limiter):
+    possible = selectors.upload_fixes_possible(original)
+    if request.method == "POST" and not possible:
+        messages.error(request, _("This upload has no rows with errors to fix."))
+        return redirect(sent_url(original))
+    form = FixesForm(
+        request.POST or None,
+        request.FILES or None,
+        initial={"merge_mode": selectors.upload_fixes_merge_mode(original)},
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                if limiter.too_big:
+                    raise UploadError(services.too_big_message())
+                upload = services.upload_fixes_create(
+                    user=request.user,
+                    original=original,
+                    file=form.cleaned_data["file"],
+                    merge_mode=form.cleaned_data["merge_mode"],
+                    language=engine_lang(),
+                )
+            except UploadError as exc:
+                form.add_error("file", str(exc))
+            else:
+                return redirect(step_url(upload, Step.PREVIEW))
+        status = 413 if limiter.too_big else 400
+    return render(
+        request,
+        "uploads/fixes.html",
+        {
+            "original": original,
+            "possible": possible,
+            "form": form,
             "max_bytes": settings.UPLOAD_MAX_BYTES,
         },
         status=status,

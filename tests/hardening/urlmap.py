@@ -296,6 +296,15 @@ ENTRIES: dict[str, Entry] = {
     "uploads:abandon": Entry(
         kwargs=_upload, get=_wrong_method(), post=_obj(), admin_writes=True
     ),
+    # Resend only rows fixed since: for whoever may see the sent upload and upload
+    # to its counter. The victim's sent upload kept no ids, so nothing is created.
+    "uploads:fixes": Entry(
+        kwargs=lambda w: {"public_id": w.sent.public_id},
+        get=_obj(),
+        post=_obj(),
+        data=lambda w: {"file": _csv_file(), "merge_mode": "SAVE"},
+        admin_writes=True,
+    ),
     "uploads:download": Entry(
         kwargs=lambda w: {"public_id": w.draft.public_id, "what": "problems.csv"},
         get=_obj(),
