@@ -587,11 +587,17 @@ class _LineFeeder:
         self.first_quote_line = 0
 
     def push(self, chunk: _Chunk) -> None:
-        parts = chunk.text.split(self._newline)
-        last = parts.pop()
-        lines = [p + self._newline for p in parts]
-        if last:
-            lines.append(last)
+        text = chunk.text
+        if "\r" in text and text.count("\r") != text.count("\r\n"):
+            # A bare CR next to other line ends (files edited on two systems):
+            # every kind ends a line, as csv.reader expects.
+            lines = _ANY_LINE.findall(text)
+        else:
+            parts = text.split(self._newline)
+            last = parts.pop()
+            lines = [p + self._newline for p in parts]
+            if last:
+                lines.append(last)
         self._lines = iter(lines)
         self.left = len(lines)
         self.bytes_read += len(chunk.raw)
@@ -613,6 +619,9 @@ class _LineFeeder:
         self.left -= 1
         self.lines_read += 1
         return next(self._lines)
+
+
+_ANY_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 def _csv_error(exc: csv.Error, start_line: int, feeder: _LineFeeder) -> SourceError:

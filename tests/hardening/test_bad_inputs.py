@@ -290,10 +290,6 @@ def _html_name(run):
     assert escape("<img src=x onerror=alert(1)>") in run.pages["source"]
 
 
-XFAIL = {
-    34: "engine defect: a bare CR line end next to CRLF/LF is read as a quote "
-    "error (csv_bad_quote) instead of a row end",
-}
 FILE_CASES = [c for c in corpus.CASES if c.number not in FLOW | {28}]
 
 
@@ -315,12 +311,7 @@ def no_outbound_connections(monkeypatch):
 
 @pytest.mark.parametrize(
     "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=XFAIL[c.number]))
-        if c.number in XFAIL
-        else c
-        for c in FILE_CASES
-    ],
+    FILE_CASES,
     ids=[c.id for c in FILE_CASES],
 )
 def test_bad_input_through_the_wizard(

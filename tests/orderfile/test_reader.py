@@ -42,6 +42,27 @@ def test_every_line_ending_gives_the_exact_rows(write, newline):
     assert list(source.iter_rows())[1] == (3, ["2", "x@y.ru,z@y.ru"])
 
 
+def test_bare_cr_next_to_crlf_and_lf_ends_a_row(write):
+    # Hardening case #34: a file edited on several systems, with a quoted value
+    # that holds its own line break.
+    text = 'id,emails\r\n1,a@b.ru\n2,"x@y.ru\rz@y.ru"\r3,c@d.ru\r4,e@f.ru\r\n'
+    rows = list(open_source(write(text)).iter_rows())
+    assert rows == [
+        (2, ["1", "a@b.ru"]),
+        (3, ["2", "x@y.ru\rz@y.ru"]),
+        (4, ["3", "c@d.ru"]),
+        (5, ["4", "e@f.ru"]),
+    ]
+
+
+def test_quote_error_after_a_bare_cr_names_its_line(write):
+    text = 'id,emails\n1,a@b.ru\r2,c@d.ru\n3,"x"y\n'
+    with pytest.raises(SourceError) as caught:
+        list(open_source(write(text)).iter_rows())
+    assert caught.value.code == "csv_bad_quote"
+    assert caught.value.params["line"] == 4
+
+
 def test_unterminated_quote_names_the_line_where_it_starts(write):
     body = 'id,emails\n1,"a@b.ru\n' + "".join(f"{i},x{i}@b.ru\n" for i in range(2000))
     with pytest.raises(SourceError) as caught:
