@@ -31,6 +31,7 @@ from .sniff import (
     XLS,
     XLSX,
     Limits,
+    SheetScan,
     detect_kind,
     formulas_without_value,
     outside_columns,
@@ -727,7 +728,7 @@ class ExcelSource(_SourceBase):
         self._loaded: tuple[str, Any] | None = None
         # name -> (calamine sheet of the first rows, whether rows were cut off)
         self._heads: dict[str, tuple[Any, bool] | None] = {}
-        self._scanned: dict[str, set[tuple[int, int]]] = {}
+        self._scanned: dict[str, SheetScan] = {}
         try:
             self._book = calamine.CalamineWorkbook.from_path(str(path))
             metadata = self._book.sheets_metadata
@@ -790,12 +791,40 @@ class ExcelSource(_SourceBase):
         # parsed sheet is kept for the preview and the full read.
         if self._loaded is not None and self._loaded[0] == self.sheet:
             return self._loaded[1]
+        sheet = self._trimmed_sheet()
         try:
-            sheet = self._book.get_sheet_by_name(self.sheet)
+            if sheet is None:
+                sheet = self._book.get_sheet_by_name(self.sheet)
         except Exception as exc:
             raise _excel_error(exc) from exc
         self._loaded = (self.sheet, sheet)
         return sheet
+
+    def _trimmed_sheet(self) -> Any:
+        """Return calamine's parse of the sheet without its trailing rows that hold
+        only formatting, or None when there is no such tail worth cutting.
+
+        A sheet formatted down to row 1,048,576 would otherwise be parsed, and held
+        in memory, a million rows at a time for a few rows of data.
+        """
+        scan = self._scanned.get(self.sheet)
+        if scan is None or scan.last_row is None:
+            return None
+        if scan.rows - scan.last_row < self.limits.max_empty_run:
+            return None
+        import python_calamine as calamine
+
+        try:
+            copy = _xlsx_head(
+                self.path, self._sheet_index, 0, _HEAD_BYTES, last_row=scan.last_row
+            )
+            if copy is None:
+                return None
+            return calamine.CalamineWorkbook.from_filelike(
+                io.BytesIO(copy[0])
+            ).get_sheet_by_name(self.sheet)
+        except Exception:
+            return None  # the full read reports it
 
     def _head_sheet(self, name: str) -> tuple[Any, bool] | None:
         """Return calamine's parse of the first rows of an XLSX sheet, and whether
@@ -832,10 +861,10 @@ class ExcelSource(_SourceBase):
             outside = outside_columns(start[1], start[1] + sheet.width - 1)
             if outside is None:
                 return None
-            formulas, inside = scan_sheet(self.path, index, outside)
-            if not inside:
+            scan = scan_sheet(self.path, index, outside)
+            self._scanned[name] = scan
+            if not scan.inside:
                 return None
-            self._scanned[name] = formulas
         self._heads[name] = (sheet, truncated)
         return self._heads[name]
 
@@ -893,7 +922,7 @@ class ExcelSource(_SourceBase):
             if self.kind != XLSX:
                 self._formulas = set()
             elif self.sheet in self._scanned:
-                self._formulas = self._scanned[self.sheet]
+                self._formulas = self._scanned[self.sheet].formulas
             else:
                 self._formulas = formulas_without_value(self.path, self._sheet_index)
         return self._formulas
@@ -944,11 +973,12 @@ _SKIPPED_PARTS = (
 
 
 def _xlsx_head(
-    path: Path, sheet_index: int, rows: int, limit: int
+    path: Path, sheet_index: int, rows: int, limit: int, *, last_row: int = -1
 ) -> tuple[bytes, bool] | None:
     """Return a copy of the workbook (stored, not compressed) whose sheet stops
-    after ``rows`` rows; None when the sheet is shorter or written in a way this
-    does not follow (the caller then reads the whole sheet).
+    after ``rows`` rows, or with ``last_row`` after the row of that number; None
+    when the sheet is shorter or written in a way this does not follow (the
+    caller then reads the whole sheet).
 
     Only the sheet's first ``limit`` bytes of XML are inflated; the ZIP was checked
     against its size budgets by :func:`detect_kind`.
@@ -966,6 +996,15 @@ def _xlsx_head(
             while block := fh.read(1 << 16):
                 start = max(0, len(head) - 5)
                 head += block
+                if last_row >= 0:
+                    end = _row_after(head, last_row, max(0, start - 200))
+                    if end is not None:
+                        del head[end:]
+                        truncated = True
+                        break
+                    if len(head) > limit:
+                        return None
+                    continue
                 closed += head.count(b"</row>", start)
                 if closed > rows:
                     end = 0
@@ -991,6 +1030,16 @@ def _xlsx_head(
         return out.getvalue(), True
 
 
+def _row_after(xml: bytearray, last_row: int, start: int) -> int | None:
+    # Where the first row numbered after ``last_row`` begins, or the rows end.
+    for match in _ROW_OPEN.finditer(xml, start):
+        if int(match.group(1)) > last_row:
+            return match.start()
+    end = xml.find(b"</sheetData>", start)
+    return end if end >= 0 else None
+
+
+_ROW_OPEN = re.compile(rb"<row\b[^>]*?\br=\"(\d+)\"")
 _PREFIXED_TAG = re.compile(rb"<\w+:(?:worksheet|sheetData|row|c)\b")
 
 

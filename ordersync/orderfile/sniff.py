@@ -260,44 +260,94 @@ def formulas_without_value(path: Path, sheet_index: int) -> set[tuple[int, int]]
     calamine reads such cells as empty; without this check an order would be sent
     with a value missing and nobody would know why.
     """
-    return scan_sheet(path, sheet_index)[0]
+    return scan_sheet(path, sheet_index).formulas
+
+
+@dataclass
+class SheetScan:
+    """What one pass over a sheet's XML found."""
+
+    formulas: set[tuple[int, int]]  # formulas without a cached value
+    inside: bool  # no cell matched ``outside``
+    last_row: int | None  # last row with a value or formula; None: not sure
+    rows: int  # the last row number written
+
+
+_ROW_OPEN = re.compile(rb"<row\b[^>]*?\br=\"(\d+)\"")
+# Inside sheetData only a value, a formula or an inline string's rich text starts
+# with these, so a match never hides a row with data.
+_VALUE_TAGS = (b"<v", b"<f", b"<is>")
 
 
 def scan_sheet(
     path: Path, sheet_index: int, outside: re.Pattern[bytes] | None = None
-) -> tuple[set[tuple[int, int]], bool]:
-    """Return the formulas without value, and whether every cell lies in bounds.
+) -> SheetScan:
+    """Scan a sheet's XML once: formulas without value, cells out of bounds, and
+    where the values end.
 
-    The second value is True when no cell matches ``outside``
-    (:func:`outside_columns`), so the columns calamine finds in the whole sheet are
-    those it found in its first rows. Cells are searched whole: the XML is cut
-    after a ``</c>``.
+    ``inside`` is True when no cell matches ``outside`` (:func:`outside_columns`),
+    so the columns calamine finds in the whole sheet are those it found in its
+    first rows. ``last_row`` lets a reader skip a long tail of rows that hold only
+    formatting. The XML is searched in pieces cut after a cell or a row.
     """
     found: set[tuple[int, int]] = set()
     inside = True
+    last_row: int | None = 0
+    open_row = 0  # the row whose tag was seen last
     with zipfile.ZipFile(path) as archive:
         name = sheet_part(archive, sheet_index)
         if name is None:
-            return found, False
+            return SheetScan(found, False, None, 0)
         tail = b""
         with archive.open(name) as fh:
             while True:
                 block = fh.read(4 << 20)
                 data = tail + block
-                cut = data.rfind(b"</c>") + 4 if block else len(data)
-                if block and cut < 4:
+                # Rows of empty styled cells (<c r="A9" s="1"/>) have no </c>.
+                cut = max(data.rfind(b"</c>") + 4, data.rfind(b"</row>") + 6)
+                if not block:
+                    cut = len(data)
+                elif cut < 4:
                     tail = data
                     continue
                 part, tail = data[:cut], data[cut:]
                 if outside is not None and inside:
                     inside = outside.search(part) is None
+                if last_row is not None:
+                    last_row, open_row = _last_value_row(part, last_row, open_row)
                 if not block:
                     break
                 if b"<f" not in part or not any(h in part for h in _NO_VALUE_HINTS):
                     continue
                 for match in _NO_VALUE.finditer(part):
                     found.add((int(match.group(2)), _column_number(match.group(1))))
-    return found, inside and outside is not None
+    return SheetScan(found, inside and outside is not None, last_row, open_row)
+
+
+def _last_value_row(part: bytes, last: int, open_row: int) -> tuple[int | None, int]:
+    """Return the last row holding a value so far and the row open at the end of
+    ``part``; None when rows are written without numbers."""
+    end = part.find(b"</sheetData>")
+    end = len(part) if end < 0 else end
+    value = max(part.rfind(tag, 0, end) for tag in _VALUE_TAGS)
+    tag = part.rfind(b"<row", 0, end)
+    if tag >= 0:
+        match = _ROW_OPEN.match(part, tag)
+        if match is None:
+            return None, open_row
+        row_end = int(match.group(1))
+    else:
+        row_end = open_row
+    if value >= 0:
+        tag = part.rfind(b"<row", 0, value)
+        if tag >= 0:
+            match = _ROW_OPEN.match(part, tag)
+            if match is None:
+                return None, row_end
+            last = int(match.group(1))
+        else:
+            last = open_row
+    return last, row_end
 
 
 def outside_columns(first: int, last: int) -> re.Pattern[bytes] | None:

@@ -281,3 +281,44 @@ def test_xlsx_preview_of_a_big_sheet_equals_the_first_rows_of_the_full_read(
     )
     assert preview == _full_rows(full)[:100] == _full_rows(source)[:100]
     assert formulas == formulas_without_value(path, 0) == {(11, 5), (261, 5), (511, 5)}
+
+
+def _styled_tail_workbook(path, data_rows: int, last: int, later: int | None = None):
+    from openpyxl.styles import PatternFill
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["id", "emails"])
+    for i in range(data_rows):
+        sheet.append([f"o-{i}", f"u{i}@example.ru"])
+    fill = PatternFill("solid", fgColor="FFFF00")
+    for row in range(data_rows + 2, last + 1):
+        sheet.cell(row=row, column=1).fill = fill  # formatting, no value
+    if later:
+        sheet.cell(row=later, column=2, value="late@example.ru")
+    book.save(path)
+    return path
+
+
+class _NoWholeSheet:
+    def get_sheet_by_name(self, name):
+        raise AssertionError("the whole sheet was parsed")
+
+
+def test_rows_with_only_formatting_after_the_data_are_not_parsed(tmp_path):
+    from ordersync.orderfile.sniff import scan_sheet
+
+    path = _styled_tail_workbook(tmp_path / "s.xlsx", 400, 6000)
+    scan = scan_sheet(path, 0)
+    assert (scan.last_row, scan.rows) == (401, 6000)
+    source = open_source(path)
+    source._book = _NoWholeSheet()
+    assert [n for n, _ in source.iter_rows()] == list(range(2, 402))
+
+
+def test_value_after_a_short_formatted_gap_is_still_read(tmp_path):
+    path = _styled_tail_workbook(tmp_path / "g.xlsx", 400, 6000, later=700)
+    source = open_source(path)
+    source._book = _NoWholeSheet()
+    rows = list(source.iter_rows())
+    assert rows[-1] == (700, ["", "late@example.ru"])
