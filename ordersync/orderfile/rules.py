@@ -139,7 +139,7 @@ def normalize_date(value: Any, ctx: DateContext) -> tuple[str | None, list[Issue
         local, has_time = dt.datetime(value.year, value.month, value.day), False
         shown = value.isoformat()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        return _serial(value, str(value), ctx)
+        return _serial(value, cell_to_text(value), ctx)
     else:
         text, issues = clean_text(value, nfkc=True)
         shown = text
@@ -147,16 +147,17 @@ def normalize_date(value: Any, ctx: DateContext) -> tuple[str | None, list[Issue
             return None, [*issues, Issue("date_missing", "", {})]
         parsed = _parse_date_text(text, ctx)
         if isinstance(parsed, Issue):
-            if parsed.code == "date_invalid" and re.fullmatch(r"\d+([.,]\d+)?", text):
-                number = float(text.replace(",", "."))
-                if _SERIAL_MIN <= number < _SERIAL_MAX:
-                    normal, more = _serial(number, text, ctx)
-                    return normal, issues + more
-                if number >= 1e8:
-                    return None, [*issues, Issue("date_unix_time", text, {})]
+            if parsed.code == "date_invalid" and _NUMBER.fullmatch(text):
+                # A number written as text reads as the same number in a cell, so
+                # an Excel file gives the same result whichever way it stores it.
+                normal, more = _serial(float(text.replace(",", ".")), text, ctx)
+                return normal, issues + more
             return None, [*issues, parsed]
         local, has_time = parsed
     return _checked(local, has_time, shown, issues, ctx)
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?")
 
 
 def _parse_date_text(text: str, ctx: DateContext) -> tuple[dt.datetime, bool] | Issue:

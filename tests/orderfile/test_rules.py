@@ -179,3 +179,21 @@ def test_several_values_in_a_cell_are_split_on_commas_and_semicolons():
         "a@b.ru",
         "c@d.ru",
     ]
+
+
+@given(
+    st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.integers(min_value=-1, max_value=3_000_000_000).map(float),
+    )
+)
+@settings(max_examples=300)
+def test_a_number_and_the_same_number_as_text_read_alike_as_dates(number):
+    # The fast workbook read hands number cells to the rules as their text.
+    from ordersync.orderfile.reader import cell_to_text
+
+    def outcome(value):
+        normal, issues = rules.normalize_date(value, CTX)
+        return normal, [(i.code, i.value) for i in issues]
+
+    assert outcome(number) == outcome(cell_to_text(number))
