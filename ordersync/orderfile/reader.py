@@ -928,8 +928,103 @@ class ExcelSource(_SourceBase):
         return self._formulas
 
     def iter_batches(self, *, fast: bool = True) -> Iterator[Batch]:
-        """Yield batches of data rows (cells keep their Excel types)."""
+        """Yield batches of data rows (cells keep their Excel types); with
+        ``fast``, polars frames of cell texts where they are sure to be the same
+        as ``cell_to_text`` of the per-row read."""
+        if fast:
+            frame = self._text_frame()
+            if frame is not None:
+                return self._frame_batches(frame)
         return self._batches(self._raw_rows(), self._sheet().height)
+
+    def _text_frame(self) -> Any:
+        """Return the sheet read by fastexcel as text columns ``c0``.., or None.
+
+        fastexcel turns a whole sheet into Arrow text with no Python per cell,
+        but writes a few values its own way. A number prints rounded to 9
+        decimals, which is Python's ``cell_to_text`` only for short numbers: the
+        sheet scan lists the others with their XML text and they are rewritten
+        here.
+        A boolean prints "true", a date-only cell with a midnight time, a time of
+        day or a duration as a date in 1900: a sheet with such cells (or text
+        shaped like them), formulas without a value, or values right of the
+        header is read per row. The first rows are checked against calamine's.
+        """
+        head = self._heads.get(self.sheet)
+        scan = self._scanned.get(self.sheet)
+        if (
+            self.kind != XLSX
+            or head is None
+            or not head[1]
+            or head[0].start != (0, 0)
+            or scan is None
+            or scan.formulas
+            or scan.typed_cells
+            or scan.odd_numbers is None
+        ):
+            return None
+        try:
+            import fastexcel
+            import polars as pl
+
+            sheet = fastexcel.read_excel(str(self.path)).load_sheet(
+                self.sheet, header_row=None, dtypes="string"
+            )
+            frame = pl.DataFrame(sheet)
+            del sheet
+        except Exception:
+            return None  # the per-row read reports it
+        names = [f"c{i}" for i in range(frame.width)]
+        frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
+        frame = frame.with_columns(pl.all().fill_null(""))
+        frame = _exact_numbers(frame, scan.odd_numbers)
+        if (
+            frame is None
+            or frame.select(
+                pl.any_horizontal(pl.col(names).str.contains(_RUST_DATES)).any()
+            ).item()
+        ):
+            return None
+        rows = [
+            [_cell_text(v) for v in values] for _, values in self._raw_rows(head[0])
+        ]
+        if frame.slice(0, len(rows)).rows() != [tuple(r) for r in rows]:
+            return None
+        width = len(self.columns)
+        extra = names[width:]
+        body = frame.slice(self.header_row)
+        if extra and body.select(pl.any_horizontal(pl.col(extra) != "").any()).item():
+            return None  # the per-row rules report values past the header
+        for i in range(frame.width, width):
+            body = body.with_columns(pl.lit("").alias(f"c{i}"))
+        empty = pl.all_horizontal(pl.col(pl.String) == "")
+        return body.select(*[f"c{i}" for i in range(width)], _empty=empty)
+
+    def _frame_batches(self, frame: Any) -> Iterator[Batch]:
+        """Yield the frame as the per-row read would: cut at a long run of empty
+        rows, refused past the row cap."""
+
+        empty = frame.get_column("_empty")
+        frame = frame.drop("_empty")
+        run, previous, cut = 0, -2, frame.height
+        for index in empty.arg_true().to_list():
+            run = run + 1 if index == previous + 1 else 1
+            previous = index
+            if run >= self.limits.max_empty_run:
+                cut = index
+                break
+        filled = cut - int(empty.slice(0, cut).sum())
+        if filled > self.limits.max_rows:
+            raise LimitExceededError("too_many_rows", limit=self.limits.max_rows)
+        first = self.header_row + 1
+        total = max(1, cut)
+        for start in range(0, cut, _EXCEL_BATCH_ROWS):
+            piece = frame.slice(start, min(_EXCEL_BATCH_ROWS, cut - start))
+            yield Batch(
+                frame=piece,
+                first_row=first + start,
+                consumed=min(1.0, (start + piece.height) / total),
+            )
 
     def _batches(self, raw: Iterator[Row], height: int) -> Iterator[Batch]:
         rows: list[Row] = []
@@ -1028,6 +1123,34 @@ def _xlsx_head(
                 elif not info.filename.startswith(_SKIPPED_PARTS):
                     copy.writestr(info.filename, archive.read(info))
         return out.getvalue(), True
+
+
+# How fastexcel prints a date-only cell, a fraction of a second, a time of day or a
+# duration; calamine gives a date, drops the fraction, or a time or timedelta.
+_RUST_DATES = (
+    r"^(?:\d{4}-\d\d-\d\d 00:00:00|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+"
+    r"|1(?:899|900|901)-\d\d-\d\d \d\d:\d\d:\d\d|true|false)$"
+)
+
+
+def _exact_numbers(frame: Any, cells: dict[tuple[int, int], bytes]) -> Any:
+    """Rewrite the listed (row, column) number cells from their XML text as
+    ``cell_to_text`` prints calamine's float; None when one is off the sheet."""
+    by_column: dict[int, list[tuple[int, str]]] = {}
+    for (row, column), text in cells.items():
+        if row > frame.height or column > frame.width:
+            return None
+        try:
+            value = float(text)
+            float(frame.item(row - 1, column - 1))
+        except ValueError:
+            continue  # a date cell, printed as one by both readers
+        by_column.setdefault(column - 1, []).append((row - 1, cell_to_text(value)))
+    for column, updates in by_column.items():
+        series = frame.to_series(column).clone()
+        series.scatter([i for i, _ in updates], [t for _, t in updates])
+        frame = frame.with_columns(series)
+    return frame
 
 
 def _row_after(xml: bytearray, last_row: int, start: int) -> int | None:

@@ -271,12 +271,27 @@ class SheetScan:
     inside: bool  # no cell matched ``outside``
     last_row: int | None  # last row with a value or formula; None: not sure
     rows: int  # the last row number written
+    # Numeric cells that fastexcel may print otherwise than Python's repr of
+    # calamine's float, with their XML text. None: not sure.
+    odd_numbers: dict[tuple[int, int], bytes] | None = None
+    typed_cells: bool = False  # booleans or ISO date cells (t="b", t="d")
 
 
 _ROW_OPEN = re.compile(rb"<row\b[^>]*?\br=\"(\d+)\"")
 # Inside sheetData only a value, a formula or an inline string's rich text starts
 # with these, so a match never hides a row with data.
 _VALUE_TAGS = (b"<v", b"<f", b"<is>")
+# fastexcel prints a float rounded to 9 decimals (shortest form past 1e16):
+# exact for a value of at most 6 integer digits and 9 decimals, or an integer of
+# at most 15 digits. Anything else may differ and is matched here; a superset is
+# fine, as a listed number is rewritten from its XML text.
+_ODD_NUMBER = re.compile(
+    rb"<v>(-?(?:\d{7,}\.|\d{16}|[\d.]*[eE]|\d*\.\d{10}|0?\.000)|-0)[^<]*"
+)
+_CELL_OPEN = re.compile(rb"<c\b[^>]*>")
+_CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
+_CELL_TYPE = re.compile(rb'\bt="(\w+)"')
+_TYPED = re.compile(rb"t=[\"'][bd][\"']")
 
 
 def scan_sheet(
@@ -294,6 +309,8 @@ def scan_sheet(
     inside = True
     last_row: int | None = 0
     open_row = 0  # the row whose tag was seen last
+    odd: dict[tuple[int, int], bytes] | None = {}
+    typed = False
     with zipfile.ZipFile(path) as archive:
         name = sheet_part(archive, sheet_index)
         if name is None:
@@ -315,13 +332,38 @@ def scan_sheet(
                     inside = outside.search(part) is None
                 if last_row is not None:
                     last_row, open_row = _last_value_row(part, last_row, open_row)
+                if odd is not None:
+                    odd = _odd_numbers(part, odd)
+                typed = typed or _TYPED.search(part) is not None
                 if not block:
                     break
                 if b"<f" not in part or not any(h in part for h in _NO_VALUE_HINTS):
                     continue
                 for match in _NO_VALUE.finditer(part):
                     found.add((int(match.group(2)), _column_number(match.group(1))))
-    return SheetScan(found, inside and outside is not None, last_row, open_row)
+    return SheetScan(
+        found, inside and outside is not None, last_row, open_row, odd, typed
+    )
+
+
+def _odd_numbers(
+    part: bytes, odd: dict[tuple[int, int], bytes]
+) -> dict[tuple[int, int], bytes] | None:
+    """Add the numeric cells of ``part`` fastexcel may print otherwise, with
+    their text; None when a cell cannot be placed."""
+    for match in _ODD_NUMBER.finditer(part):
+        start = part.rfind(b"<c", 0, match.start())
+        cell = _CELL_OPEN.match(part, start) if start >= 0 else None
+        if cell is None:
+            return None
+        kind = _CELL_TYPE.search(cell.group())
+        if kind is not None and kind.group(1) != b"n":
+            continue  # a shared-string index or a formula's text result
+        ref = _CELL_REF.search(cell.group())
+        if ref is None:
+            return None
+        odd[int(ref.group(2)), _column_number(ref.group(1))] = match.group()[3:]
+    return odd
 
 
 def _last_value_row(part: bytes, last: int, open_row: int) -> tuple[int | None, int]:

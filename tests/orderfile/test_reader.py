@@ -322,3 +322,134 @@ def test_value_after_a_short_formatted_gap_is_still_read(tmp_path):
     source._book = _NoWholeSheet()
     rows = list(source.iter_rows())
     assert rows[-1] == (700, ["", "late@example.ru"])
+
+
+# ------------------------------------------------------- the fast workbook read
+
+
+def _every_kind_of_cell(path, rows: int = 1200, seed: int = 7, extra=None):
+    """Write a sheet past the cut-off preview whose cells hold values that print
+    differently in Python and Rust, next to text shaped like them."""
+    import random
+    import struct
+
+    rng = random.Random(seed)
+
+    def any_float():
+        # Short amounts (printed alike) as often as any bit pattern (rewritten).
+        if rng.random() < 0.5:
+            scale = 10 ** rng.randint(0, 16)
+            return round(rng.uniform(-1, 1) * scale, rng.randint(0, 12))
+        while True:
+            value = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+            if value == value and abs(value) != float("inf"):
+                return value
+
+    edge = [0.0, -0.0, 1e-05, 9.9e-05, 0.0001, 0.1 + 0.2, 1 / 3, 2.0**53, 2.0**53 + 2,
+            2.0**64 - 2048, 1e16, 1e20, 5e-324, 1.7976931348623157e308, 45000.0,
+            45000.5, 79161234567, 79161234570.0, 1234.5]  # fmt: skip
+    texts = ["2588.70", "18446744073709549568", "14679192365072849617", "0.00001",
+             "-0", "1e-05", "+7 (903) 199-45-23", "вчера", "",
+             "9007199254740994"]  # fmt: skip
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Номер заказа", "Дата создания", "Телефон", "Сумма", "ClientID"])
+    for i in range(rows):
+        when = dt.datetime(2026, 10, 1, 10, 0) + dt.timedelta(minutes=37 * i + 1)
+        pick = rng.random()
+        number = edge[i % len(edge)] if pick < 0.5 else any_float()
+        sheet.append(
+            [
+                f"o-{i}",
+                when if pick < 0.6 else number if pick < 0.7 else rng.choice(texts),
+                number if i % 3 else rng.choice(texts),
+                rng.choice(texts) if i % 4 == 0 else any_float(),
+                rng.choice(texts) if i % 2 else number,
+            ]
+        )
+    if extra:
+        extra(sheet)
+    book.save(path)
+    return path
+
+
+def _frame_rows(source):
+    out = []
+    for batch in source.iter_batches(fast=True):
+        assert batch.frame is not None
+        for offset, values in enumerate(batch.frame.rows()):
+            if any(values):
+                out.append((batch.first_row + offset, list(values)))
+    return out
+
+
+def _reference_rows(source):
+    from ordersync.orderfile.reader import cell_to_text
+
+    width = len(source.columns)
+    return [
+        (n, [cell_to_text(v) for v in values] + [""] * (width - len(values)))
+        for n, values in source.iter_rows()
+    ]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fast_workbook_read_prints_every_cell_as_the_per_row_read(tmp_path, seed):
+    from .test_fast import both
+
+    path = _every_kind_of_cell(tmp_path / "k.xlsx", seed=seed)
+    source = open_source(path)
+    assert _frame_rows(source) == _reference_rows(source)
+    (ref, ref_report, _), (fast, fast_report, _) = both(path)
+    assert (fast, fast_report) == (ref, ref_report)
+
+
+def test_fast_workbook_read_gives_the_same_file_and_report(tmp_path):
+    from .test_fast import both, gen
+
+    path = gen.write_xlsx(tmp_path / "m.xlsx", 3000, seed=11)
+    assert open_source(path)._text_frame() is not None
+    (ref, ref_report, _), (fast, fast_report, report) = both(path)
+    assert fast == ref
+    assert fast_report == ref_report
+    assert report.fast_rows > 1500
+
+
+def _midnight(sheet):
+    sheet["B700"] = dt.datetime(2026, 10, 5)
+
+
+def _boolean(sheet):
+    sheet["C700"] = True
+
+
+def _formula(sheet):
+    sheet["D700"] = "=1+1"
+
+
+def _past_the_header(sheet):
+    sheet["G700"] = "note"
+
+
+@pytest.mark.parametrize("extra", [_midnight, _boolean, _formula, _past_the_header])
+def test_workbook_with_cells_fastexcel_prints_otherwise_is_read_per_row(
+    tmp_path, extra
+):
+    from .test_fast import both
+
+    path = _every_kind_of_cell(tmp_path / "o.xlsx", rows=800, extra=extra)
+    source = open_source(path)
+    assert all(b.frame is None for b in source.iter_batches(fast=True))
+    (ref, ref_report, _), (fast, fast_report, _) = both(path)
+    assert (fast, fast_report) == (ref, ref_report)
+
+
+def test_fast_workbook_read_stops_at_a_long_empty_run_and_counts_rows(tmp_path):
+    def gap(sheet):
+        sheet["A1500"] = "after the gap"
+
+    path = _every_kind_of_cell(tmp_path / "g.xlsx", rows=400, extra=gap)
+    source = open_source(path, limits=Limits(max_empty_run=50))
+    assert _frame_rows(source) == _reference_rows(source)
+    with pytest.raises(LimitExceededError):
+        list(open_source(path, limits=Limits(max_rows=399)).iter_batches())
