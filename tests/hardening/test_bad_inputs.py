@@ -41,7 +41,8 @@ def stored_files() -> set[str]:
     names = set()
     for upload in Upload.objects.all():
         names |= {f.name for f in (upload.original_file, upload.problems_csv,
-                                   upload.problems_xlsx) if f}  # fmt: skip
+                                   upload.problems_xlsx, upload.error_ids)
+                  if f}  # fmt: skip
     names |= {p.file.name for p in UploadPart.objects.all() if p.file}
     return {str(Path(settings.MEDIA_ROOT) / n) for n in names}
 
