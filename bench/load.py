@@ -22,6 +22,7 @@ import io
 import json
 import math
 import os
+import resource
 import secrets
 import shutil
 import socket
@@ -31,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +136,50 @@ def wait_for(url: str, process: subprocess.Popen, name: str) -> None:
             pass
         time.sleep(0.3)
     raise SystemExit(f"{name} did not start; see {LOGS / name}.log")
+
+
+def cpu_now(processes: dict[str, subprocess.Popen]) -> dict[str, float]:
+    """Return CPU seconds used so far by each started process with its children,
+    by the PostgreSQL backends of our database, and by the whole machine."""
+    used: dict[str, float] = {}
+    for name, process in processes.items():
+        try:
+            main = psutil.Process(process.pid)
+            tree = [main, *main.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        used[name] = sum(_cpu(p) for p in tree)
+    used["PostgreSQL (our database)"] = sum(
+        _cpu(p)
+        for p in psutil.process_iter(["cmdline"])
+        if f" {DB} " in " ".join(p.info["cmdline"] or [])
+    )
+    machine = psutil.cpu_times()
+    used["machine busy"] = sum(machine) - machine.idle - getattr(machine, "iowait", 0)
+    return used
+
+
+def _cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system
+
+
+def cpu_report(before: dict, after: dict, locust: float, count: int, seconds: float):
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    spent["locust (the simulated marketers)"] = locust
+    busy = spent.pop("machine busy")
+    ours = sum(spent.values())
+    capacity = seconds * (os.cpu_count() or 1)
+    parts = ", ".join(f"{name} {value:.0f} s" for name, value in spent.items())
+    print(
+        f"CPU during the run, of {capacity:.0f} CPU-seconds: {parts}; everything "
+        f"else on the machine {max(0.0, busy - ours):.0f} s; idle "
+        f"{max(0.0, capacity - busy):.0f} s. Web CPU per request: "
+        f"{1000 * spent.get('gunicorn', 0.0) / max(1, count):.0f} ms."
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -245,6 +291,10 @@ def main() -> int:
             )
         )  # fmt: skip
         wait_for(f"{host}/login/", web, "gunicorn")
+        named = dict(zip(("emulator", "gunicorn", "worker"), processes, strict=True))
+        cpu_before = cpu_now(named)
+        locust_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.monotonic()
         samples_path = Path(tempfile.mkstemp(prefix="ordersync-load-")[1])
         seconds = args.minutes * 60
         print(f"running {args.users} marketers for {args.minutes:g} min against {host}")
@@ -259,11 +309,18 @@ def main() -> int:
                  "LOAD_USERS": json.dumps(names), "LOAD_PASSWORD": password},
             stdout=(LOGS / "locust.log").open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
+        cpu_after = cpu_now(named)
+        elapsed = time.monotonic() - started
+        locust_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        locust_cpu = (locust_after.ru_utime - locust_before.ru_utime) + (
+            locust_after.ru_stime - locust_before.ru_stime
+        )
         samples = json.loads(samples_path.read_text() or "[]")
         samples_path.unlink()
         if not samples:
             raise SystemExit(f"locust failed ({locust.returncode}); see {LOGS}")
         met = report(samples, args, seconds)
+        cpu_report(cpu_before, cpu_after, locust_cpu, len(samples), elapsed)
         what_happened()
         return 0 if met else 1
     finally:
