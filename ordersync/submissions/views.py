@@ -13,7 +13,7 @@ from ordersync.submissions.forms import HistoryFilterForm, ResendForm
 from ordersync.submissions.models import Submission
 from ordersync.uploads import selectors as upload_selectors
 from ordersync.uploads.models import Upload
-from ordersync.uploads.presenters import problem_types
+from ordersync.uploads.presenters import mapping_rows, problem_types
 
 
 @login_required
@@ -74,6 +74,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
             "may_download": selectors.user_may_download(request.user, submission),
             "files_retained": services.yandex.upload_files_retained(upload),
             "problem_types": problem_types(upload),
+            "mapping": mapping_rows(upload.mapping or {}),
             "may_download_report": _may_download_report(request.user, upload),
             "resend_form": ResendForm(initial={"merge_mode": submission.merge_mode}),
             "may_send_fixes": upload_selectors.upload_may_send_fixes(

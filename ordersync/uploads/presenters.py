@@ -127,6 +127,22 @@ def column_rows(upload: Upload, form: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def mapping_rows(mapping: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the mapping as rows of a Metrika field and the columns that fill it,
+    or the value it gets on every row."""
+    rows: list[dict[str, Any]] = [
+        {"field": field_label(field), "columns": columns}
+        for field, columns in (mapping.get("fields") or {}).items()
+        if columns
+    ]
+    rows += [
+        {"field": field_label(field), "constant": value}
+        for field, value in (mapping.get("constants") or {}).items()
+        if value not in ("", None, [])
+    ]
+    return rows
+
+
 def problem_types(upload: Upload) -> list[dict[str, Any]]:
     """Return the problem codes found, errors first, the most frequent first."""
     types = [

@@ -271,3 +271,20 @@ def test_history_page_queries_do_not_grow_with_the_rows(
     assert text.count('data-testid="history-row"') == 50
     assert "f58.csv" in text and "bob-marketer" in text
     assert '<td class="text-end">3</td>' in text
+
+
+def test_detail_shows_the_mapping_as_columns_and_fields(client, sent, marketer):
+    upload = sent.upload
+    upload.mapping = {
+        "fields": {"id": ["Номер заказа"], "phones": ["Телефон", "Телефон 2"]},
+        "constants": {"currency": "RUB", "order_status": ""},
+        "confidence": {"id": 0.9},
+    }
+    upload.save(update_fields=["mapping"])
+    client.force_login(marketer)
+    text = client.get(urls(sent)["detail"][1]).text
+    assert "«Номер заказа»</th><td>→ Номер заказа (id)" in text
+    assert "«Телефон», «Телефон 2»</th><td>→ Телефон (phones)" in text
+    assert "«RUB» <span" in text and "(одно значение для всех строк)" in text
+    assert "order_status" not in text
+    assert "{&#x27;fields&#x27;" not in text
