@@ -149,7 +149,7 @@ def cpu_now(processes: dict[str, subprocess.Popen]) -> dict[str, float]:
         except psutil.NoSuchProcess:
             continue
         used[name] = sum(_cpu(p) for p in tree)
-    used["PostgreSQL (our database)"] = sum(
+    used["PostgreSQL (our open connections)"] = sum(
         _cpu(p)
         for p in psutil.process_iter(["cmdline"])
         if f" {DB} " in " ".join(p.info["cmdline"] or [])
