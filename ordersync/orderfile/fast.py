@@ -77,7 +77,6 @@ class FastRules:
         self.today = now.date()
         self.oldest = self.today - dt.timedelta(days=90)
         self._stage: list[dict[str, pl.Expr]] = [{}, {}]
-        self._has_t: dict[int, bool] = {}
 
     # -- expressions, one per field: (normalised value, ok flag)
 
@@ -104,53 +103,64 @@ class FastRules:
             r"^(?:\d{4}-\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})(?: \d{2}:\d{2}(?::[0-5]\d)?)?$"
             r"|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:[0-5]\d(?:Z|[+-]\d{2}:\d{2})$"
         )
-        # The shapes above are rewritten into "YYYY-MM-DD HH:MM:SS" with string
-        # slices and parsed once: the same datetime as parsing each with its own
-        # format (one of _DATE_FORMATS), for a fraction of the cost.
-        dotted = s.str.slice(2, 1) == "."
-        iso = (
-            pl.when(dotted)
-            .then(
-                pl.concat_str(
-                    s.str.slice(6, 4),
-                    pl.lit("-"),
-                    s.str.slice(3, 2),
-                    pl.lit("-"),
-                    s.str.slice(0, 2),
-                    s.str.slice(10),
-                )
-            )
-            .otherwise(s)
+        # The shapes above without an offset are rewritten into "YYYY-MM-DD
+        # HH:MM:SS" in one concatenation (a dotted date's parts sit at other
+        # offsets; a missing time takes the tail of " 00:00:00") and parsed once:
+        # the same datetime as parsing each with its own format, for a fraction of
+        # the cost. That text is also the output, so no strftime is needed.
+        size = s.str.len_bytes().cast(pl.Int32)
+        has_time = size > 10
+        dot = (s.str.slice(2, 1) == ".").cast(pl.Int32)
+        full = self._pre(
+            f"f{index}",
+            pl.concat_str(
+                s.str.slice(6 * dot, 4),
+                pl.lit("-"),
+                s.str.slice(5 - 2 * dot, 2),
+                pl.lit("-"),
+                s.str.slice(8 - 8 * dot, 2),
+                s.str.slice(10),
+                pl.lit(" 00:00:00").str.slice((size - 10).clip(0)),
+            ),
         )
-        size = s.str.len_bytes()
-        full = (
-            pl.when(size == 10)
-            .then(iso + " 00:00:00")
-            .when(size == 16)
-            .then(iso + ":00")
-            .otherwise(iso)
-        )
-        formats = [
-            full.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
-        ]
-        if self._has_t.get(index, True):
-            # ISO with an offset is moved into the counter's zone, as rules.py does.
-            formats.append(
-                s.str.replace(r"Z$", "+00:00")
-                .str.strptime(
-                    pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%:z", strict=False
-                )
-                .dt.convert_time_zone(self.options.timezone)
-                .dt.replace_time_zone(None)
+        # ISO with an offset (the only shape longer than 19) is moved into the
+        # counter's zone, as rules.py does; other rows are null here, which costs
+        # polars next to nothing.
+        zoned = self._pre(
+            f"z{index}",
+            pl.when(size > 19)
+            .then(s)
+            .str.replace(r"Z$", "+00:00")
+            .str.strptime(
+                pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%:z", strict=False
             )
-        parsed = self._pre(f"p{index}", pl.coalesce(formats))
-        has_time = s.str.len_bytes() > 10
-        day = parsed.dt.date()
-        future = (has_time & (parsed > self.now)) | (~has_time & (day > self.today))
-        ok = shape & parsed.is_not_null() & (parsed.dt.year() >= 1970) & ~future
-        stamp = parsed.dt.strftime("%Y-%m-%d %H:%M:%S")
-        text = pl.when(has_time).then(stamp).otherwise(stamp.str.slice(0, 10))
-        old = ok & (day < self.oldest)
+            .dt.convert_time_zone(self.options.timezone)
+            .dt.replace_time_zone(None),
+        )
+        parsed = self._pre(
+            f"p{index}",
+            pl.coalesce(
+                full.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False),
+                zoned,
+            ),
+            1,
+        )
+        # Dates without a time compare at midnight: "day > today" and "day <
+        # oldest" without taking the date part of every value.
+        tomorrow = dt.datetime.combine(self.today + dt.timedelta(days=1), dt.time())
+        oldest = dt.datetime.combine(self.oldest, dt.time())
+        future = pl.when(has_time).then(parsed > self.now).otherwise(parsed >= tomorrow)
+        ok = (
+            shape & parsed.is_not_null() & (parsed >= dt.datetime(1970, 1, 1)) & ~future
+        )
+        text = (
+            pl.when(size > 19)
+            .then(zoned.dt.strftime("%Y-%m-%d %H:%M:%S"))
+            .when(has_time)
+            .then(full)
+            .otherwise(full.str.slice(0, 10))
+        )
+        old = ok & (parsed < oldest)
         return text, ok.fill_null(False), old.fill_null(False)
 
     def _client_ids(self, index: int) -> tuple[pl.Expr, pl.Expr]:
@@ -273,11 +283,6 @@ class FastRules:
         if frame.is_empty():
             return
         self._stage = [{}, {}]
-        # Offsets are rare; skip their parsing in chunks that have no ISO "T".
-        self._has_t = {
-            i: bool(frame.get_column(f"c{i}").str.contains("T", literal=True).any())
-            for i in self.engine.index.get("create_date_time", [])
-        }
         out, oks, warnings = self._expressions(frame)
         plan = frame.lazy()
         for stage in self._stage:
