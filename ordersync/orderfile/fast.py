@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -56,6 +57,10 @@ def _unique_items(text: pl.Expr) -> pl.Expr:
     return ((commas == 0) | ((commas == 1) & (first != second))).fill_null(False)
 
 
+def _blank_to_null(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr != "").then(expr)
+
+
 def _shown(raw: Any) -> str:
     # The value rules.normalize_date quotes in its warnings.
     if isinstance(raw, dt.datetime):
@@ -77,6 +82,7 @@ class FastRules:
         self.today = now.date()
         self.oldest = self.today - dt.timedelta(days=90)
         self._stage: list[dict[str, pl.Expr]] = [{}, {}]
+        self._memo: dict[tuple, tuple[str, list]] = {}
 
     # -- expressions, one per field: (normalised value, ok flag)
 
@@ -267,24 +273,24 @@ class FastRules:
     ) -> None:
         """Process one batch: normalise, log problems, write, track ids."""
         if batch.frame is not None:
-            frame, originals = batch.frame, None
-            data = list(frame.columns)
-            rows = pl.int_range(0, frame.height, dtype=pl.UInt32) + batch.first_row
-            frame = frame.with_columns(
-                _row=rows.cast(pl.UInt32), _force=pl.lit(False)
-            ).filter(
+            originals = None
+            data = list(batch.frame.columns)
+            rows = pl.int_range(0, batch.frame.height, dtype=pl.UInt32)
+            frame = batch.frame.with_columns(
+                _row=(rows + batch.first_row).cast(pl.UInt32), _force=pl.lit(False)
+            )
+            plan = frame.lazy().filter(
                 ~pl.all_horizontal(
                     [pl.col(c).is_null() | (pl.col(c) == "") for c in data]
                 )
             )
         else:
             frame, originals = self._frame_from_rows(batch.rows, batch.nonempty)
-            data = []
-        if frame.is_empty():
-            return
+            if frame.is_empty():
+                return
+            plan = frame.lazy()
         self._stage = [{}, {}]
         out, oks, warnings = self._expressions(frame)
-        plan = frame.lazy()
         for stage in self._stage:
             if stage:
                 plan = plan.with_columns(**stage)
@@ -308,34 +314,37 @@ class FastRules:
                 any_warning & (problematic.cast(pl.UInt32).cum_sum() <= room)
             )
         checked = checked.with_columns(slow=slow_expr, warned=any_warning).collect()
-        fast_rows = checked.filter(~pl.col("slow"))
-        counts = fast_rows.select(
-            warned=pl.col("warned").sum(),
-            **{code: pl.col(f"w_{code}").sum() for code in warnings},
+        if checked.is_empty():
+            return
+        fast = ~pl.col("slow")
+        counts = checked.select(
+            rows=fast.sum(),
+            warned=(pl.col("warned") & fast).sum(),
+            **{code: (pl.col(f"w_{code}") & fast).sum() for code in warnings},
         ).row(0, named=True)
         for code in warnings:
             log.count(code, counts[code])
         report.rows_with_warnings += counts["warned"]
-        report.rows_total += fast_rows.height
-        report.rows_valid += fast_rows.height
-        report.fast_rows += fast_rows.height
+        report.rows_total += counts["rows"]
+        report.rows_valid += counts["rows"]
+        report.fast_rows += counts["rows"]
 
         slow = checked.filter(pl.col("slow"))
-        slow_numbers = slow.get_column("_row").to_list()
         slow_out: list[tuple[int, list[str]]] = []
-        if slow_numbers:
+        if not slow.is_empty():
+            numbers = slow.get_column("_row").to_list()
             if originals is None:
-                wanted = frame.filter(pl.col("_row").is_in(slow_numbers))
                 width = len(data)
+                wanted = batch.frame[[n - batch.first_row for n in numbers]]
                 originals = {
-                    r[-1]: ["" if v is None else v for v in r[:width]]
-                    for r in wanted.select(*data, "_row").iter_rows()
+                    n: ["" if v is None else v for v in r[:width]]
+                    for n, r in zip(numbers, wanted.iter_rows(), strict=True)
                 }
             known = self._known(slow, originals)
-            for number in slow_numbers:
+            for number in numbers:
                 report.rows_total += 1
                 result, warned = self.engine.apply(
-                    number, originals[number], log, known.get(number)
+                    number, originals[number], log, known.get(number), self._memo
                 )
                 report.rows_with_warnings += warned
                 if result is None:
@@ -345,30 +354,33 @@ class FastRules:
                     slow_out.append((number, result))
 
         columns = self.engine.columns
-        good = fast_rows.select(
-            "_row",
-            *[self._output(name).alias(name) for name in columns],
-        )
+        # The CSV writer quotes an empty string; a null is written as nothing, as
+        # csv.writer writes "".
+        outputs = [self._output(name).alias(name) for name in columns]
+        if not self.options.hash_pii:
+            outputs = [_blank_to_null(e) for e in outputs]
+        good = checked.lazy().filter(fast).select("_row", *outputs).collect()
         if self.options.hash_pii:
-            good = self._hash(good)
+            good = self._hash(good).select(
+                "_row", *[_blank_to_null(pl.col(c)) for c in columns]
+            )
         if slow_out:
             extra = pl.DataFrame(
                 {
                     "_row": [n for n, _ in slow_out],
                     **{
-                        name: [v[i] for _, v in slow_out]
+                        name: [v[i] or None for _, v in slow_out]
                         for i, name in enumerate(columns)
                     },
                 },
                 schema={"_row": pl.UInt32, **dict.fromkeys(columns, pl.String)},
             )
-            good = pl.concat([good, extra]).sort("_row")
+            good = good.merge_sorted(extra, key="_row")
         if good.is_empty():
             return
-        body = good.select(
-            pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
-            for c in columns
-        ).write_csv(include_header=False, null_value="", line_terminator="\n")
+        body = good.drop("_row").write_csv(
+            include_header=False, null_value="", line_terminator="\n"
+        )
         numbers = array("I", good.get_column("_row").to_list())
         writer.write_block(body.encode("utf-8"), numbers)
         if id_index is not None:
@@ -376,38 +388,32 @@ class FastRules:
 
     def _known(
         self, slow: pl.DataFrame, originals: dict[int, list[Any]]
-    ) -> dict[int, dict[str, tuple[str, list]]]:
+    ) -> dict[int, dict[str, tuple[str, Sequence[rules.Issue]]]]:
         """Return, per slow row, the fields the fast path already got right.
 
         Only the other fields go through the reference rules, with the reference's
         row checks on top; a fast field carries the warnings it would have there.
         """
-        names = list(self.engine.index)
-        known: dict[int, dict[str, tuple[str, list]]] = {}
-        columns = ["_row", "_force"]
-        columns += [f"k_{n}" for n in names] + [f"o_{n}" for n in names]
-        for row in slow.select(columns).iter_rows():
-            number, force = row[0], row[1]
-            if force:
-                continue
-            flags, values = row[2 : 2 + len(names)], row[2 + len(names) :]
-            fields: dict[str, tuple[str, list]] = {}
-            for name, flag, value in zip(names, flags, values, strict=True):
-                if not flag:
+        numbers = slow.get_column("_row").to_list()
+        forced = slow.get_column("_force").to_list()
+        known: dict[int, dict[str, tuple[str, Sequence[rules.Issue]]]] = {
+            n: {} for n, force in zip(numbers, forced, strict=True) if not force
+        }
+        oldest = self.oldest.isoformat()
+        for name, indexes in self.engine.index.items():
+            flags = slow.get_column(f"k_{name}").to_list()
+            values = slow.get_column(f"o_{name}").to_list()
+            for number, flag, value in zip(numbers, flags, values, strict=True):
+                fields = known.get(number) if flag else None
+                if fields is None:
                     continue
-                issues: list = []
+                issues: Sequence[rules.Issue] = ()
                 if name == "id" and value == "":
-                    issues.append(rules.Issue("id_missing", "", {}))
-                elif (
-                    name == "create_date_time"
-                    and dt.date.fromisoformat(value[:10]) < self.oldest
-                ):
-                    raw = originals[number][self.engine.index[name][0]]
-                    issues.append(
-                        rules.Issue("date_older_than_90_days", _shown(raw), {})
-                    )
+                    issues = [rules.Issue("id_missing", "", {})]
+                elif name == "create_date_time" and value[:10] < oldest:
+                    raw = originals[number][indexes[0]]
+                    issues = [rules.Issue("date_older_than_90_days", _shown(raw), {})]
                 fields[name] = (value, issues)
-            known[number] = fields
         return known
 
     def _output(self, name: str) -> pl.Expr:

@@ -126,19 +126,22 @@ class RowRules:
         values: list[Any],
         log: ProblemLog,
         known: dict[str, tuple[str, list[rules.Issue]]] | None = None,
+        memo: dict[tuple, tuple[str, list]] | None = None,
     ) -> tuple[list[str] | None, bool]:
         """Return the output values of a row (None if it has errors) and whether
         it had warnings; record its problems in ``log``.
 
         ``known`` holds fields already normalised (by the fast path) with their
-        issues; the row checks still run here.
+        issues; the row checks still run here. ``memo``, kept by the caller,
+        reuses a field's result for text cells equal to ones seen before.
         """
         found: list[tuple[rules.Issue, str, str]] = []
         out: dict[str, str] = dict(self.constants)
         for name, indexes in self.index.items():
             if known and name in known:
                 result, issues = known[name]
-                found.extend((i, name, indexes[0]) for i in issues)
+                if issues:
+                    found.extend((i, name, indexes[0]) for i in issues)
                 if result:
                     out[name] = result
                 continue
@@ -148,7 +151,10 @@ class RowRules:
                     found.append(
                         (rules.Issue("formula_without_value", "", {}), name, i)
                     )
-            result = self._field(name, cells, found)
+            if memo is None:
+                result = self._field(name, cells, found)
+            else:
+                result = self._memo_field(name, cells, found, memo)
             if result:
                 out[name] = result
         if len(values) > self.width and any(
@@ -202,6 +208,29 @@ class RowRules:
                     out[hashed] = ",".join(digests)
         return [out.get(c, "") for c in self.columns], bool(found)
 
+    def _memo_field(
+        self,
+        name: str,
+        cells: list[tuple[int, Any]],
+        found: list[tuple[rules.Issue, str, int]],
+        memo: dict[tuple, tuple[str, list]],
+    ) -> str:
+        # The rules are pure functions of the cells: text cells key the memo (an
+        # Excel 1 and True are equal but read differently).
+        if not all(value.__class__ is str for _, value in cells):
+            return self._field(name, cells, found)
+        key = (name, *cells)
+        hit = memo.get(key)
+        if hit is None:
+            start = len(found)
+            result = self._field(name, cells, found)
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            hit = memo[key] = (result, found[start:])
+        else:
+            found.extend(hit[1])
+        return hit[0]
+
     def _log(
         self,
         log: ProblemLog,
@@ -214,8 +243,12 @@ class RowRules:
 
         if issue.code == "status_unmapped":
             self.unmapped_statuses[status_key(issue.value)] += 1
+        if log.full:
+            log.count(issue.code, 1)
+            return
         column = self.source_column(index) if index is not None else ""
-        log.add(Problem(issue.code, number, column, name, issue.value, issue.params))
+        params = dict(issue.params)  # issues may be shared through a memo
+        log.add(Problem(issue.code, number, column, name, issue.value, params))
 
     def source_column(self, index: int) -> str:
         for name, indexes in self.index.items():
@@ -278,6 +311,8 @@ class RowRules:
                 ]
 
 
+# Distinct cells remembered by a memo before it starts over: bounded memory.
+_MEMO_SIZE = 4096
 _WARN = frozenset(
     {"id_missing", "cost_above_revenue", "date_older_than_90_days", "value_repaired"}
 )
