@@ -192,29 +192,24 @@ class FastRules:
         return text, ok.fill_null(False)
 
     def _phones(self, index: int) -> tuple[pl.Expr, pl.Expr]:
-        # One phone per cell here; several in one cell go to the reference.
+        # One phone per cell here; several in one cell go to the reference. The
+        # shapes taken are those the reference turns into 7 and the last ten
+        # digits without phonenumbers: +7, 7 or 8 (Russian region only) before
+        # ten digits, or ten digits starting with 9 (Russian region only).
         s = self._pre(f"s{index}", self._cell(index).str.strip_chars())
-        compact = s.str.replace_all(r"[ ()\-]", "")
+        compact = self._pre(f"n{index}", s.str.replace_all(r"[ ()\-]", ""), 1)
         if self.russian:
-            normal = self._pre(
-                f"n{index}",
-                compact.str.replace(r"^(?:\+7|8)(\d{10})$", "7$1").str.replace(
-                    r"^(9\d{9})$", "7$1"
-                ),
-                1,
-            )
-            allowed = pl.lit(True)
+            shape = r"^(?:(?:\+7|[78])[3-9]\d{9}|9\d{9})$"
         else:
-            normal = self._pre(
-                f"n{index}", compact.str.replace(r"^\+7(\d{10})$", "7$1"), 1
-            )
-            allowed = compact.str.starts_with("+7")
+            shape = r"^\+7[3-9]\d{9}$"
+        # The reference reads "+" only as the first character: "(+7) 912..." is
+        # not a phone there.
+        plus = compact.str.starts_with("+") & ~s.str.starts_with("+")
+        normal = pl.when(s != "").then(pl.lit("7") + compact.str.slice(-10))
         ok = (s == "") | (
-            s.str.contains(r"^[0-9+() \-]{1,32}$")
-            & allowed
-            & normal.str.contains(r"^7[3-9]\d{9}$")
+            compact.str.contains(shape) & ~plus & (s.str.len_bytes() <= 32)
         )
-        return normal, ok.fill_null(False)
+        return normal.fill_null(""), ok.fill_null(False)
 
     def _money(self, index: int) -> tuple[pl.Expr, pl.Expr]:
         s = self._pre(f"s{index}", self._cell(index).str.strip_chars())

@@ -103,3 +103,30 @@ def test_dates_of_every_shape_and_edge_give_identical_results(tmp_path, monkeypa
     assert fast == ref
     assert fast_report == ref_report
     assert report.fast_rows > 20
+
+
+@pytest.mark.parametrize("region", ["RU", "DE"])
+def test_phones_of_every_shape_give_identical_results(tmp_path, monkeypatch, region):
+    from ordersync.orderfile import reader
+
+    monkeypatch.setattr(reader, "_FIRST_CHUNK_BYTES", 64)
+    phones = [
+        "+7 (912) 345-67-89", "8 912 345 67 89", "89123456789", "79123456789",
+        "9123456789", "+79123456789", "8-912-345-67-89", "(+7) 912 345-67-89",
+        "-+79123456789", "(912) 345-67-89", "+8 912 345 67 89", "+7 (012) 345-67-89",
+        "8 (212) 345-67-89", "3123456789", "+7912345678", "891234567890",
+        "+49 30 123456", "7+9123456789", "+7(912)345-67-89 ", " 8 912 345 67 89",
+        "8.912.345.67.89", "+7 912 345 67 89 12345678901234", "", "12345",
+    ]  # fmt: skip
+    lines = ["id,create_date_time,phones,Телефон 2"]
+    n = len(phones)
+    lines += [
+        f"o{i},2026-10-30 10:00,{p},{phones[i * 7 % n] if i % 4 == 0 else ''}"
+        for i, p in enumerate(phones * 3)
+    ]
+    path = tmp_path / "p.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (ref, ref_report, _), (fast, fast_report, report) = both(path, region=region)
+    assert fast == ref
+    assert fast_report == ref_report
+    assert report.fast_rows >= 6
