@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -68,6 +69,14 @@ def _shown(raw: Any) -> str:
     if isinstance(raw, dt.date):
         return raw.isoformat()
     return rules.clean_text(raw)[0]
+
+
+class Checked(NamedTuple):
+    """What :meth:`FastRules.check` found in a batch."""
+
+    frame: pl.DataFrame
+    warnings: list[str]
+    originals: dict[int, list[Any]] | None  # Python rows, by row number
 
 
 class FastRules:
@@ -257,16 +266,27 @@ class FastRules:
 
     # -- running a batch
 
-    def run(
-        self,
-        batch: Batch,
-        log: ProblemLog,
-        report: Report,
-        writer: Any,
-        tracker: Any,
-        id_index: int | None,
-    ) -> None:
-        """Process one batch: normalise, log problems, write, track ids."""
+    def ahead(self, batches: Iterable[Batch]) -> Iterator[tuple[Batch, Checked]]:
+        """Yield each batch with its :meth:`check`, checking the next batch in a
+        thread meanwhile: polars works there while Python reads the file and runs
+        the unusual rows of the previous batch.
+        """
+        with ThreadPoolExecutor(1, thread_name_prefix="orderfile") as pool:
+            pending: tuple[Batch, Future[Checked]] | None = None
+            for batch in batches:
+                future = pool.submit(self.check, batch)
+                if pending is not None:
+                    yield pending[0], pending[1].result()
+                pending = (batch, future)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+
+    def check(self, batch: Batch) -> Checked:
+        """Run the batch's expressions: flags, warnings and values of every row.
+
+        Calls do not overlap (``ahead`` has one thread); nothing here touches
+        what :meth:`run` uses.
+        """
         if batch.frame is not None:
             originals = None
             data = list(batch.frame.columns)
@@ -281,8 +301,6 @@ class FastRules:
             )
         else:
             frame, originals = self._frame_from_rows(batch.rows, batch.nonempty)
-            if frame.is_empty():
-                return
             plan = frame.lazy()
         self._stage = [{}, {}]
         out, oks, warnings = self._expressions(frame)
@@ -300,17 +318,33 @@ class FastRules:
         checked = checked.with_columns(ok=ok).with_columns(
             pl.col(f"w_{code}") & pl.col("ok") for code in warnings
         )
-        any_warning = pl.any_horizontal([pl.col(f"w_{c}") for c in warnings])
-        problematic = ~pl.col("ok") | any_warning
-        room = log.room
-        slow_expr = ~pl.col("ok")
-        if room:
-            slow_expr = slow_expr | (
-                any_warning & (problematic.cast(pl.UInt32).cum_sum() <= room)
-            )
-        checked = checked.with_columns(slow=slow_expr, warned=any_warning).collect()
+        warned = pl.any_horizontal([pl.col(f"w_{c}") for c in warnings])
+        checked = checked.with_columns(
+            warned=warned,
+            problems=(~pl.col("ok") | warned).cast(pl.UInt32).cum_sum(),
+        )
+        return Checked(checked.collect(), list(warnings), originals)
+
+    def run(
+        self,
+        batch: Batch,
+        found: Checked,
+        log: ProblemLog,
+        report: Report,
+        writer: Any,
+        tracker: Any,
+        id_index: int | None,
+    ) -> None:
+        """Process one checked batch: log problems, write, track ids."""
+        checked, warnings, originals = found
         if checked.is_empty():
             return
+        # Rows with warnings go through the reference while the problem list has
+        # room for them; past it, their warnings are only counted.
+        slow = ~pl.col("ok")
+        if room := log.room:
+            slow = slow | (pl.col("warned") & (pl.col("problems") <= room))
+        checked = checked.with_columns(slow=slow)
         fast = ~pl.col("slow")
         counts = checked.select(
             rows=fast.sum(),
@@ -329,7 +363,7 @@ class FastRules:
         if not slow.is_empty():
             numbers = slow.get_column("_row").to_list()
             if originals is None:
-                width = len(data)
+                width = batch.frame.width
                 wanted = batch.frame[[n - batch.first_row for n in numbers]]
                 originals = {
                     n: ["" if v is None else v for v in r[:width]]

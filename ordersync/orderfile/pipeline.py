@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -357,14 +357,17 @@ def process(
         )
         tracker = DuplicateTracker(workdir)
         next_progress = options.progress_every
+        batches = source.iter_batches(fast=options.fast)
         fast = None
+        steps: Iterator[tuple[Any, Any]] = ((batch, None) for batch in batches)
         if options.fast:
             from .fast import FastRules
 
             fast = FastRules(engine)
-        for batch in source.iter_batches(fast=options.fast):
+            steps = fast.ahead(batches)
+        for batch, checked in steps:
             if fast is not None:
-                fast.run(batch, log, report, writer, tracker, id_index)
+                fast.run(batch, checked, log, report, writer, tracker, id_index)
             else:
                 _reference_batch(
                     engine, batch.rows, log, report, writer, tracker, id_index
