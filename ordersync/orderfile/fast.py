@@ -423,26 +423,37 @@ class FastRules:
         Only the other fields go through the reference rules, with the reference's
         row checks on top; a fast field carries the warnings it would have there.
         """
-        numbers = slow.get_column("_row").to_list()
-        forced = slow.get_column("_force").to_list()
-        known: dict[int, dict[str, tuple[str, Sequence[rules.Issue]]]] = {
-            n: {} for n, force in zip(numbers, forced, strict=True) if not force
-        }
-        oldest = self.oldest.isoformat()
-        for name, indexes in self.engine.index.items():
-            flags = slow.get_column(f"k_{name}").to_list()
-            values = slow.get_column(f"o_{name}").to_list()
-            for number, flag, value in zip(numbers, flags, values, strict=True):
-                fields = known.get(number) if flag else None
-                if fields is None:
-                    continue
-                issues: Sequence[rules.Issue] = ()
-                if name == "id" and value == "":
-                    issues = [rules.Issue("id_missing", "", {})]
-                elif name == "create_date_time" and value[:10] < oldest:
-                    raw = originals[number][indexes[0]]
-                    issues = [rules.Issue("date_older_than_90_days", _shown(raw), {})]
-                fields[name] = (value, issues)
+        names = list(self.engine.index)
+        width = len(names)
+        columns = [f"k_{n}" for n in names] + [f"o_{n}" for n in names]
+        known: dict[int, dict[str, tuple[str, Sequence[rules.Issue]]]] = {}
+        for row in slow.select("_row", "_force", *columns).iter_rows():
+            if not row[1]:
+                flags, values = row[2 : 2 + width], row[2 + width :]
+                known[row[0]] = {
+                    n: (v, ())
+                    for n, f, v in zip(names, flags, values, strict=True)
+                    if f
+                }
+        # The warnings a known field would get in the reference.
+        usable = ~pl.col("_force")
+        if "id" in names:
+            missing = usable & pl.col("k_id") & (pl.col("o_id") == "")
+            for number in slow.filter(missing).get_column("_row"):
+                known[number]["id"] = ("", [rules.Issue("id_missing", "", {})])
+        if "create_date_time" in names:
+            name, index = "create_date_time", self.engine.index["create_date_time"][0]
+            old = pl.col(f"o_{name}").str.slice(0, 10) < self.oldest.isoformat()
+            for number, value in (
+                slow.filter(usable & pl.col(f"k_{name}") & old)
+                .select("_row", f"o_{name}")
+                .iter_rows()
+            ):
+                # A date the fast path took is the text it shows, untouched.
+                raw = originals[number][index]
+                shown = raw if raw.__class__ is str else _shown(raw)
+                issue = rules.Issue("date_older_than_90_days", shown, {})
+                known[number][name] = (value, [issue])
         return known
 
     def _output(self, name: str) -> pl.Expr:
