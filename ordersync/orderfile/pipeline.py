@@ -434,12 +434,17 @@ class DuplicateTracker:
     """
 
     PARTITIONS = 16
+    # Pairs held before a spill: a few MB, and 16 small writes per spill rather
+    # than per batch.
+    SPILL_ROWS = 250_000
 
     def __init__(self, workdir: Path) -> None:
         self._dir = workdir
         self._files = [
             (workdir / f"ids{i:02d}.csv").open("ab") for i in range(self.PARTITIONS)
         ]
+        self._held: list[Any] = []
+        self._held_rows = 0
         self.count = 0
 
     def add(self, rows: list[int], ids: list[str]) -> None:
@@ -460,6 +465,18 @@ class DuplicateTracker:
         if frame.is_empty():
             return
         self.count += frame.height
+        self._held.append(frame)
+        self._held_rows += frame.height
+        if self._held_rows >= self.SPILL_ROWS:
+            self._spill()
+
+    def _spill(self) -> None:
+        import polars as pl
+
+        if not self._held:
+            return
+        frame = pl.concat(self._held)
+        self._held, self._held_rows = [], 0
         part = (frame["id"].hash(seed=7) % self.PARTITIONS).cast(pl.UInt8)
         for (index,), piece in frame.with_columns(part=part).group_by(
             "part", maintain_order=True
@@ -472,6 +489,7 @@ class DuplicateTracker:
 
         from .report import Problem
 
+        self._spill()
         for fh in self._files:
             fh.close()
         groups: list[tuple[str, list[int]]] = []

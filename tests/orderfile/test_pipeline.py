@@ -137,6 +137,26 @@ def test_duplicate_ids_are_warned_and_resolved_by_policy(write, policy, kept):
     assert report.rows_written == len(kept)
 
 
+def test_duplicate_ids_are_found_across_spills_to_disk(write, monkeypatch):
+    from ordersync.orderfile import reader
+    from ordersync.orderfile.pipeline import DuplicateTracker
+
+    body = "id,create_date_time,emails\n" + "".join(
+        f"{'AB'[i // 50 % 2] if i % 50 == 0 else i},10.01.2024,u{i}@b.ru\n"
+        for i in range(400)
+    )
+    path = write(body)
+    expected, out = run(path, Options(now=NOW, duplicates=KEEP_LAST))
+    monkeypatch.setattr(reader, "_FIRST_CHUNK_BYTES", 256)
+    monkeypatch.setattr(reader, "_CHUNK_BYTES", 512)
+    monkeypatch.setattr(DuplicateTracker, "SPILL_ROWS", 7)
+    for fast in (False, True):
+        report, spilled = run(path, Options(now=NOW, duplicates=KEEP_LAST, fast=fast))
+        assert spilled == out
+        assert report.problems == expected.problems
+    assert expected.counts["id_duplicate"] == 6
+
+
 def test_hashing_sends_only_md5_of_normalised_values(write):
     body = (
         "id,create_date_time,emails,phones\n"
