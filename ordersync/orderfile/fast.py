@@ -41,21 +41,23 @@ _DATE_FORMATS = (
 
 
 def _two_items(text: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """Return (comma count, first item, second item) of a list cell.
+    """Return (has a comma, first item, the rest) of a list cell.
 
-    The fast path takes cells of one or two items; longer lists are rare and go to
-    the reference. Lists are not built: splitting costs more than the rules.
+    Lists are rare: the items are cut only where there is a comma (null
+    elsewhere, which costs next to nothing), and not split: splitting costs more
+    than the rules.
     """
-    commas = text.str.count_matches(",", literal=True)
-    cut = text.str.find(",", literal=True)
-    first = text.str.slice(0, cut)
-    second = text.str.slice(cut + 1)
-    return commas, first, second
+    comma = text.str.contains(",", literal=True)
+    two = pl.when(comma).then(text)
+    cut = two.str.find(",", literal=True)
+    return comma, two.str.slice(0, cut), two.str.slice(cut + 1)
 
 
 def _unique_items(text: pl.Expr) -> pl.Expr:
-    commas, first, second = _two_items(text)
-    return ((commas == 0) | ((commas == 1) & (first != second))).fill_null(False)
+    # One item, or two different ones; longer lists go to the reference.
+    comma, first, rest = _two_items(text)
+    two = ~rest.str.contains(",", literal=True) & (first != rest)
+    return pl.when(comma).then(two).otherwise(True)
 
 
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:
@@ -90,15 +92,15 @@ class FastRules:
         self.now = now
         self.today = now.date()
         self.oldest = self.today - dt.timedelta(days=90)
-        self._stage: list[dict[str, pl.Expr]] = [{}, {}]
+        self._stage: list[dict[str, pl.Expr]] = [{}, {}, {}]
         self._memo: dict[tuple, tuple[str, list]] = {}
 
     # -- expressions, one per field: (normalised value, ok flag)
 
     def _pre(self, name: str, expr: pl.Expr, level: int = 0) -> pl.Expr:
         # Intermediate columns are computed once before the rules that share
-        # them; eager polars would otherwise evaluate them once per use. A column
-        # of level 1 may use those of level 0.
+        # them; polars would otherwise evaluate them once per use. A column may
+        # use those of lower levels.
         self._stage[level][f"_{name}"] = expr
         return pl.col(f"_{name}")
 
@@ -181,13 +183,18 @@ class FastRules:
     def _client_ids(self, index: int) -> tuple[pl.Expr, pl.Expr]:
         s = self._cell(index)
         shape = s.str.contains(r"^[1-9]\d{0,19}(?:,[1-9]\d{0,19})?$")
-        _, first, second = _two_items(s)
-        single = pl.when(first.is_null()).then(s).otherwise(first)
-        top = str(rules.MAX_CLIENT_ID)
-        fits = ((single.str.len_bytes() < 20) | (single <= top)) & (
-            second.is_null() | (second.str.len_bytes() < 20) | (second <= top)
+        comma, first, second = _two_items(s)
+
+        def fits(item: pl.Expr) -> pl.Expr:
+            # Digits without a leading zero: u64 takes exactly 1..MAX_CLIENT_ID.
+            return item.cast(pl.UInt64, strict=False).is_not_null()
+
+        items = (
+            pl.when(comma)
+            .then(fits(first) & fits(second) & (first != second))
+            .otherwise(fits(s))
         )
-        return s, (s == "") | (shape & fits & _unique_items(s)).fill_null(False)
+        return s, (s == "") | (shape & items).fill_null(False)
 
     def _emails(self, index: int) -> tuple[pl.Expr, pl.Expr]:
         s = self._pre(f"s{index}", self._cell(index).str.strip_chars())
@@ -302,7 +309,7 @@ class FastRules:
         else:
             frame, originals = self._frame_from_rows(batch.rows, batch.nonempty)
             plan = frame.lazy()
-        self._stage = [{}, {}]
+        self._stage = [{}, {}, {}]
         out, oks, warnings = self._expressions(frame)
         for stage in self._stage:
             if stage:
@@ -499,13 +506,13 @@ class FastRules:
                 parts = [self._one(frame, name, i) for i in indexes]
                 texts = [pl.when(t == "").then(None).otherwise(t) for t, _, _ in parts]
                 joined = pl.concat_str(texts, separator=",", ignore_nulls=True)
-                joined = joined.fill_null("")
-                out[name] = joined
+                out[name] = self._pre(f"o_{name}", joined.fill_null(""), 2)
                 oks[name] = [ok for _, ok, _ in parts]
-                oks[name].append(_unique_items(joined))
+                oks[name].append(_unique_items(out[name]))
                 continue
             text, ok, old = self._one(frame, name, indexes[0])
-            out[name] = text
+            # Outputs are also read by the row checks below: one column each.
+            out[name] = self._pre(f"o_{name}", text, 2)
             oks[name] = [ok]
             if name == "id":
                 warnings["id_missing"] = self._cell(indexes[0]) == ""

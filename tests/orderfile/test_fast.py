@@ -130,3 +130,27 @@ def test_phones_of_every_shape_give_identical_results(tmp_path, monkeypatch, reg
     assert fast == ref
     assert fast_report == ref_report
     assert report.fast_rows >= 6
+
+
+def test_lists_and_client_id_limits_give_identical_results(tmp_path, monkeypatch):
+    from ordersync.orderfile import reader
+
+    monkeypatch.setattr(reader, "_FIRST_CHUNK_BYTES", 64)
+    client_ids = [
+        "18446744073709551615", "18446744073709551616", "99999999999999999999",
+        "10000000000000000000", "9999999999999999999", "1", "0", "01", "1,1",
+        "1,2", "1,2,3", "18446744073709551615,1", "1,18446744073709551616",
+        "1;2", "1, 2", ",1", "1,", "", "123456789012345678901",
+    ]  # fmt: skip
+    emails = ["a@b.ru", "a@b.ru,a@b.ru", "a@b.ru,c@d.ru", "a@b.ru;c@d.ru", "A@B.RU"]
+    lines = ["id,create_date_time,client_ids,emails"]
+    lines += [
+        f'o{i},2026-10-30 10:00,"{c}","{emails[i % len(emails)]}"'
+        for i, c in enumerate(client_ids * 3)
+    ]
+    path = tmp_path / "c.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (ref, ref_report, _), (fast, fast_report, report) = both(path)
+    assert fast == ref
+    assert fast_report == ref_report
+    assert report.fast_rows > 10
