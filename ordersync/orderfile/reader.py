@@ -252,6 +252,13 @@ class _Chunk:
     first_line: int  # physical line number of the first line
     encoding: str
     _text: str | None = None
+    _counts: dict[bytes, int] = field(default_factory=dict)
+
+    def count(self, newline: bytes) -> int:
+        """Return how many ``newline`` bytes the chunk holds (counted once)."""
+        if newline not in self._counts:
+            self._counts[newline] = self.raw.count(newline)
+        return self._counts[newline]
 
     @property
     def text(self) -> str:
@@ -430,8 +437,9 @@ class CsvSource(_SourceBase):
                     carry = data
                     continue
                 piece, carry = data[:cut], data[cut:]
-                yield self._checked(piece, line, state)
-                line += piece.count(newline)
+                chunk = self._checked(piece, line, state)
+                yield chunk
+                line += chunk.count(newline)
 
     def _checked(self, raw: bytes, line: int, state: dict[str, bool]) -> _Chunk:
         if self.encoding == "utf-8":
@@ -604,7 +612,7 @@ class _LineFeeder:
         self.bytes_read += len(chunk.raw)
 
     def skip(self, chunk: _Chunk) -> None:
-        self.lines_read += chunk.raw.count(self._newline.encode())
+        self.lines_read += chunk.count(self._newline.encode())
         self.bytes_read += len(chunk.raw)
 
     def consumed_fraction(self, size: int) -> float:
@@ -646,7 +654,7 @@ def _fast_frame(chunk: _Chunk, delimiter: str, width: int) -> Any:
     raw = chunk.utf8
     if b"\x00" in raw or b"\n\n" in raw or raw.startswith(b"\n"):
         return None
-    lines = raw.count(b"\n")
+    lines = chunk.count(b"\n")  # the same in UTF-8 and the file's bytes
     if not raw.endswith(b"\n") or lines == 0:
         return None
     if b"\r" in raw and (raw.count(b"\r") != raw.count(b"\r\n") or b"\r\n\r\n" in raw):
