@@ -10,6 +10,7 @@ tests in ``tests/orderfile/test_fast.py`` check that on messy data.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -229,11 +230,15 @@ class FastRules:
 
     def _money(self, index: int) -> tuple[pl.Expr, pl.Expr]:
         s = self._pre(f"s{index}", self._cell(index).str.strip_chars())
-        plain = s.str.contains(r"^(?:0|[1-9]\d*)(?:\.\d+)?$")
-        grouped = s.str.contains(r"^[1-9]\d{0,2}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?$")
-        comma = s.str.contains(r"^(?:0|[1-9]\d*),\d{1,2}$")
+        # Empty, plain ("1234.5"), grouped ("1 234,50") or a decimal comma
+        # ("1234,5"), in one regex: one pass over the text instead of three.
+        ok = s.str.contains(
+            r"^(?:(?:0|[1-9]\d*)(?:\.\d+)?"
+            r"|[1-9]\d{0,2}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?"
+            r"|(?:0|[1-9]\d*),\d{1,2})?$"
+        )
         text = s.str.replace_all(r"[ \u00a0\u202f]", "").str.replace(",", ".")
-        return text, (s == "") | plain | grouped | comma
+        return text, ok
 
     def _goals(self, index: int) -> tuple[pl.Expr, pl.Expr]:
         s = self._cell(index)
@@ -414,11 +419,12 @@ class FastRules:
             good = good.merge_sorted(extra, key="_row")
         if good.is_empty():
             return
-        body = good.drop("_row").write_csv(
-            include_header=False, null_value="", line_terminator="\n"
+        body = io.BytesIO()
+        good.drop("_row").write_csv(
+            body, include_header=False, null_value="", line_terminator="\n"
         )
         numbers = array("I", good.get_column("_row").to_list())
-        writer.write_block(body.encode("utf-8"), numbers)
+        writer.write_block(body.getvalue(), numbers)
         if id_index is not None:
             tracker.add_frame(good.select(row="_row", id=pl.col("id")))
 

@@ -154,3 +154,26 @@ def test_lists_and_client_id_limits_give_identical_results(tmp_path, monkeypatch
     assert fast == ref
     assert fast_report == ref_report
     assert report.fast_rows > 10
+
+
+def test_amounts_of_every_shape_give_identical_results(tmp_path, monkeypatch):
+    from ordersync.orderfile import reader
+
+    monkeypatch.setattr(reader, "_FIRST_CHUNK_BYTES", 64)
+    amounts = [
+        "1234.50", "0", "0.5", "01", "1 234,50", "1\u00a0234,00", "1\u202f234",
+        "1 234", "1234,5", "1234,567", "1,234.50", "12 34", "", " 12 ", "-5",
+        "1.", ".5", "1 234 567,1", "1 234 567.1", "1234,", "1 234,5678", "12,34,5",
+    ]  # fmt: skip
+    n = len(amounts)
+    lines = ["id,create_date_time,emails,revenue,cost"]
+    lines += [
+        f'o{i},2026-10-30 10:00,u{i}@e.ru,"{a}","{amounts[i * 5 % n]}"'
+        for i, a in enumerate(amounts * 3)
+    ]
+    path = tmp_path / "a.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (ref, ref_report, _), (fast, fast_report, report) = both(path)
+    assert fast == ref
+    assert fast_report == ref_report
+    assert report.fast_rows >= 5
