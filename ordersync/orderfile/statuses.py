@@ -7,6 +7,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .sniff import CSV
+
 PAID = "PAID"
 IN_PROGRESS = "IN_PROGRESS"
 CANCELLED = "CANCELLED"
@@ -92,12 +94,24 @@ def count_statuses(
     index = source.columns.index(column)
     counts: Counter[str] = Counter()
     spelling: dict[str, str] = {}
-    for _, values in source.iter_rows():
-        raw = values[index] if index < len(values) else ""
-        text = raw.strip() if isinstance(raw, str) else str(raw)
-        key = status_key(text)
-        counts[key] += 1
-        spelling.setdefault(key, text)
+    # CSV frames hold exactly the cells csv.reader gives; workbook cells keep
+    # their types here, so workbooks are read row by row.
+    for batch in source.iter_batches(fast=getattr(source, "kind", None) == CSV):
+        if batch.frame is not None:
+            # polars counts equal cells, first seen first; the key is then taken
+            # once per distinct cell.
+            cells = batch.frame.get_column(f"c{index}").fill_null("").to_frame("v")
+            seen = cells.group_by("v", maintain_order=True).len().iter_rows()
+        else:
+            seen = (
+                (values[index] if index < len(values) else "", 1)
+                for _, values in batch.rows
+            )
+        for raw, rows in seen:
+            text = raw.strip() if isinstance(raw, str) else str(raw)
+            key = status_key(text)
+            counts[key] += rows
+            spelling.setdefault(key, text)
     return [
         {
             "value": spelling[key],

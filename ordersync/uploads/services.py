@@ -717,18 +717,19 @@ def _initial_mapping(
 
 
 class _ProgressSource:
-    """A source whose row iteration reports progress (for count_statuses)."""
+    """A source whose batches report progress (for count_statuses)."""
 
     def __init__(self, source: Any, progress: Callable[[int, float], None]) -> None:
         self._source = source
         self._progress = progress
         self.columns = source.columns
+        self.kind = source.kind
 
-    def iter_rows(self) -> Iterator[tuple[int, list[Any]]]:
+    def iter_batches(self, *, fast: bool = True) -> Iterator[Any]:
         done, next_report = 0, PROGRESS_EVERY
-        for batch in self._source.iter_batches(fast=False):
-            yield from batch.rows
-            done += len(batch.rows)
+        for batch in self._source.iter_batches(fast=fast):
+            yield batch
+            done += len(batch.rows) if batch.frame is None else batch.frame.height
             if done >= next_report:
                 self._progress(done, batch.consumed)
                 next_report = done + PROGRESS_EVERY

@@ -30,3 +30,24 @@ def test_distinct_statuses_are_counted_for_the_wizard(write):
         {"value": "Доставлен", "rows": 1, "status": None},
         {"value": "", "rows": 1, "status": ""},
     ]
+
+
+def test_statuses_counted_with_polars_match_a_count_row_by_row(write, monkeypatch):
+    from collections import Counter
+
+    from ordersync.orderfile import reader
+    from ordersync.orderfile.statuses import status_key
+
+    monkeypatch.setattr(reader, "_FIRST_CHUNK_BYTES", 64)
+    raws = ["Оплачен", " оплачен ", "ОПЛАЧЕН", "Доставлен", "", "new", "New ", "спам"]
+    body = "id,Статус\n" + "".join(f"{i},{raws[i * i % 8]}\n" for i in range(500))
+    source = open_source(write(body))
+    assert any(b.frame is not None for b in source.iter_batches())
+    counts, first = Counter(), {}
+    for _, values in source.iter_rows():
+        key = status_key(values[1].strip())
+        counts[key] += 1
+        first.setdefault(key, values[1].strip())
+    expected = [(first[k], n) for k, n in counts.most_common()]
+    found = count_statuses(source, "Статус")
+    assert [(c["value"], c["rows"]) for c in found] == expected
