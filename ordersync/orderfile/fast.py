@@ -238,7 +238,9 @@ class FastRules:
             r"|(?:0|[1-9]\d*),\d{1,2})?$"
         )
         text = s.str.replace_all(r"[ \u00a0\u202f]", "").str.replace(",", ".")
-        return text, ok
+        # Cost and revenue are compared as floats here, as decimals there: the same
+        # order for at most 15 digits.
+        return text, ok & (s.str.len_bytes() <= 15)
 
     def _goals(self, index: int) -> tuple[pl.Expr, pl.Expr]:
         s = self._cell(index)

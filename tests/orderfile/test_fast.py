@@ -164,12 +164,20 @@ def test_amounts_of_every_shape_give_identical_results(tmp_path, monkeypatch):
         "1234.50", "0", "0.5", "01", "1 234,50", "1\u00a0234,00", "1\u202f234",
         "1 234", "1234,5", "1234,567", "1,234.50", "12 34", "", " 12 ", "-5",
         "1.", ".5", "1 234 567,1", "1 234 567.1", "1234,", "1 234,5678", "12,34,5",
+        "100", "100.00000000000000001", "100.0000000000001", "99.99999999999999",
     ]  # fmt: skip
     n = len(amounts)
     lines = ["id,create_date_time,emails,revenue,cost"]
     lines += [
         f'o{i},2026-10-30 10:00,u{i}@e.ru,"{a}","{amounts[i * 5 % n]}"'
         for i, a in enumerate(amounts * 3)
+    ]
+    # Cost just above revenue, past what a float tells apart.
+    lines += [
+        f"p{i},2026-10-30 10:00,p{i}@e.ru,{revenue},{cost}"
+        for i, (revenue, cost) in enumerate(
+            [("100", "100.00000000000000001"), ("100", "100.0000000000001")] * 30
+        )
     ]
     path = tmp_path / "a.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
