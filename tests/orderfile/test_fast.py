@@ -185,3 +185,20 @@ def test_amounts_of_every_shape_give_identical_results(tmp_path, monkeypatch):
     assert fast == ref
     assert fast_report == ref_report
     assert report.fast_rows >= 5
+
+
+def test_mixed_line_ends_and_blank_lines_fall_back_to_csv_reader(tmp_path, monkeypatch):
+    from ordersync.orderfile import reader
+
+    monkeypatch.setattr(reader, "_CHUNK_BYTES", 300)
+    rng = random.Random(11)
+    body = "id,create_date_time,emails\n"
+    for i in range(400):
+        end = rng.choice(["\n"] * 60 + ["\r\n", "\n\r\n", "\r\n\r\n", "\r", "\n\n"])
+        body += f"o{i},2026-10-30 10:00,u{i}@e.ru{end}"
+    path = tmp_path / "m.csv"
+    path.write_bytes(body.encode())
+    (ref, ref_report, _), (fast, fast_report, report) = both(path)
+    assert fast == ref
+    assert fast_report == ref_report
+    assert report.fast_rows > 0
