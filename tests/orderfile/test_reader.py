@@ -81,6 +81,37 @@ def test_cp1251_line_inside_a_utf8_file_is_a_mixed_encoding_error(write):
     assert caught.value.params["line"] == 3
 
 
+@pytest.mark.parametrize("fast", [False, True])
+def test_big_chunks_checked_as_utf8_by_polars_keep_encoding_errors(
+    write, monkeypatch, fast
+):
+    from ordersync.orderfile import reader
+
+    # Every chunk past the first is checked by polars rather than decoded.
+    monkeypatch.setattr(reader, "_FIRST_CHUNK_BYTES", 64)
+    monkeypatch.setattr(reader, "_CHUNK_BYTES", 256)
+    monkeypatch.setattr(reader, "_CHECK_BYTES", 16)
+    rows = "".join(f"{i},Оплачен\n" for i in range(2, 200))
+    utf8 = open_source(write("id,статус\n" + rows))
+    batches = list(utf8.iter_batches(fast=fast))
+    assert (
+        sum(len(b.rows) if b.frame is None else b.frame.height for b in batches) == 198
+    )
+    assert any(b.frame is not None for b in batches) == fast
+    assert list(utf8.iter_rows())[-1] == (199, ["199", "Оплачен"])
+    mixed = ("id,статус\n" + rows).encode() + "200,Отменён\n".encode("cp1251")
+    with pytest.raises(SourceError) as caught:
+        list(open_source(write(mixed)).iter_batches(fast=fast))
+    assert caught.value.code == "encoding_mixed"
+    assert caught.value.params["line"] == 200
+    ascii_then_cp1251 = ("id,status\n" + "1,paid\n" * 300).encode() + (
+        "2,Отменён\n".encode("cp1251")
+    )
+    source = open_source(write(ascii_then_cp1251))
+    last = list(source.iter_rows())[-1]
+    assert source.encoding == "cp1251" and last == (302, ["2", "Отменён"])
+
+
 def test_line_without_end_over_the_limit_is_refused(write):
     path = write("id,emails\n" + "x" * 5000)
     with pytest.raises(SourceError) as caught:
