@@ -31,14 +31,6 @@ _EMAIL = (
 )
 _GOAL = r"[A-Za-z0-9_.\-]{1,100}(?::\d{1,15}(?:\.\d{1,6})?)?"
 _MD5 = r"[0-9a-fA-F]{32}"
-_DATE_FORMATS = (
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-    "%d.%m.%Y %H:%M:%S",
-    "%d.%m.%Y %H:%M",
-    "%d.%m.%Y",
-)
 
 
 def _two_items(text: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
