@@ -123,15 +123,7 @@ def upload_create(
         phone_region=counter.default_phone_region,
         language=language,
     )
-    upload.original_file.save("source", file, save=False)
-    try:
-        with transaction.atomic():
-            upload.save()
-            _start_job(upload, Job.INSPECT)
-    except BaseException:
-        upload.original_file.delete(save=False)
-        raise
-    return upload
+    return _store_and_start(upload, file, Job.INSPECT)
 
 
 def upload_fixes_create(
@@ -171,11 +163,16 @@ def upload_fixes_create(
         hash_pii=original.hash_pii,
         duplicates=original.duplicates,
     )
+    return _store_and_start(upload, file, Job.FIXES)
+
+
+def _store_and_start(upload: Upload, file: UploadedFile, job: str) -> Upload:
+    """Save a new upload with its file and queue its first job, or keep nothing."""
     upload.original_file.save("source", file, save=False)
     try:
         with transaction.atomic():
             upload.save()
-            _start_job(upload, Job.FIXES)
+            _start_job(upload, job)
     except BaseException:
         upload.original_file.delete(save=False)
         raise
