@@ -1,3 +1,4 @@
+import copy
 import os
 import subprocess
 import sys
@@ -5,6 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from ordersync.metrika.emulator import EmulatorAdmin, RunningEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests never write var/token-keys: every test encrypts under this fixed key.
@@ -14,6 +17,39 @@ TEST_TOKEN_KEY = "pXW2y7kXQ6gR3bH0sWcJ8vYwq2L1mZt5N4aUe9FhKdI="
 @pytest.fixture(autouse=True)
 def _token_keys(settings):
     settings.TOKEN_ENCRYPTION_KEYS = [TEST_TOKEN_KEY]
+
+
+@pytest.fixture(scope="session")
+def _running_emulator():
+    with RunningEmulator(port=0, seed={}) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emulator_seed() -> dict:
+    """Return the state the emulator starts each test from; test folders override
+    it with their accounts, tokens and counters."""
+    return {}
+
+
+@pytest.fixture
+def emulator(_running_emulator, emulator_seed, settings):
+    """Return the emulator reset to ``emulator_seed``, with the app's Yandex URLs and
+    OAuth client (the seed's first) pointed at it."""
+    _running_emulator.state.load(copy.deepcopy(emulator_seed))
+    url = _running_emulator.url
+    settings.METRIKA_API_URL = url
+    settings.YANDEX_OAUTH_URL = url
+    settings.YANDEX_LOGIN_URL = url
+    client = (emulator_seed.get("oauth_clients") or [{}])[0]
+    settings.YANDEX_OAUTH_CLIENT_ID = client.get("client_id", "")
+    settings.YANDEX_OAUTH_CLIENT_SECRET = client.get("client_secret", "")
+    return _running_emulator
+
+
+@pytest.fixture
+def emulator_admin(emulator):
+    return EmulatorAdmin(emulator.url)
 
 
 @pytest.fixture

@@ -6,11 +6,9 @@ from django.db import connection
 from ordersync.submissions import services
 from tests.browser.conftest import log_in
 from tests.submissions.conftest import (  # noqa: F401 - fixtures
-    _running_emulator,
     account,
     counter,
-    emulator,
-    emulator_admin,
+    emulator_seed,
     make_upload,
     submission_settings,
 )

@@ -1,4 +1,3 @@
-import copy
 import http.client
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -8,7 +7,7 @@ from django.utils import timezone
 
 from ordersync.counters import crypto
 from ordersync.counters.models import Counter, CounterGrant, YandexAccount
-from ordersync.metrika.emulator import EmulatorAdmin, RunningEmulator
+from ordersync.metrika.emulator import EmulatorAdmin
 from ordersync.metrika.types import token_fingerprint
 
 TOKEN = "y0_AGENCY_TOKEN_CANARY_7f3e9a"
@@ -80,29 +79,21 @@ SEED = {
 }
 
 
-@pytest.fixture(scope="session")
-def _running_emulator():
-    with RunningEmulator(port=0, seed=copy.deepcopy(SEED)) as emulator:
-        yield emulator
+@pytest.fixture
+def emulator_seed():
+    return SEED
 
 
 @pytest.fixture
-def emulator(_running_emulator, settings):
-    """Return the emulator reset to SEED, with the app's settings pointed at it."""
-    _running_emulator.state.load(copy.deepcopy(SEED))
-    url = _running_emulator.url
-    settings.METRIKA_API_URL = url
-    settings.YANDEX_OAUTH_URL = url
-    settings.YANDEX_LOGIN_URL = url
-    settings.YANDEX_OAUTH_CLIENT_ID = CLIENT_ID
-    settings.YANDEX_OAUTH_CLIENT_SECRET = CLIENT_SECRET
+def emulator(emulator, settings):
+    """Return the emulator, with our OAuth callback registered in settings."""
     settings.YANDEX_OAUTH_REDIRECT_URI = REDIRECT_URI
-    return _running_emulator
+    return emulator
 
 
 @pytest.fixture
-def emu(emulator):
-    return EmulatorAdmin(emulator.url)
+def emu(emulator_admin):
+    return emulator_admin
 
 
 def endpoint_calls(emu: EmulatorAdmin, endpoint: str) -> int:

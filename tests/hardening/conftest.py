@@ -6,13 +6,10 @@ mappings, status values, audit rows. The outsiders are a marketer granted anothe
 counter of the same Yandex account and a marketer granted nothing.
 """
 
-import copy
 import io
 
 import pytest
 from django.core.files.base import ContentFile
-
-from ordersync.metrika.emulator import EmulatorAdmin, RunningEmulator
 
 CANARY = "y0_HARDENING_CANARY_TOKEN_b7d1e4f09a3c"
 CANARY_REFRESH = "1:HARDENING_CANARY_REFRESH_5e2a8c"
@@ -77,30 +74,9 @@ SEED = {
 }
 
 
-@pytest.fixture(scope="session")
-def _running_emulator():
-    with RunningEmulator(port=0, seed=copy.deepcopy(SEED)) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def emulator(_running_emulator, settings):
-    """Return the emulator reset to SEED, with every Yandex URL pointed at it."""
-    _running_emulator.state.load(copy.deepcopy(SEED))
-    url = _running_emulator.url
-    settings.METRIKA_API_URL = url
-    settings.YANDEX_OAUTH_URL = url
-    settings.YANDEX_LOGIN_URL = url
-    settings.YANDEX_OAUTH_CLIENT_ID = CLIENT_ID
-    settings.YANDEX_OAUTH_CLIENT_SECRET = CLIENT_SECRET
-    settings.METRIKA_CONNECT_TIMEOUT = 2
-    settings.METRIKA_READ_TIMEOUT = 5
-    return _running_emulator
-
-
-@pytest.fixture
-def emulator_admin(emulator):
-    return EmulatorAdmin(emulator.url)
+def emulator_seed():
+    return SEED
 
 
 @pytest.fixture(autouse=True)
@@ -110,6 +86,8 @@ def _isolated_files(settings, tmp_path):
     (tmp_path / "upload-tmp").mkdir()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.METRIKA_CONNECT_TIMEOUT = 2
+    settings.METRIKA_READ_TIMEOUT = 5
 
 
 @pytest.fixture

@@ -1,4 +1,3 @@
-import copy
 import http.client
 import json
 from urllib.parse import urlencode, urlsplit
@@ -6,7 +5,6 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from ordersync.metrika import MetrikaClient, YandexOAuthClient
-from ordersync.metrika.emulator import EmulatorAdmin, RunningEmulator
 
 CANARY = "y0_CANARY_4f1d9c2b7e6a5d3c1b0a9f8e7d6c5b4a"
 READONLY_TOKEN = "y0_readonly_token_for_tests"
@@ -95,22 +93,14 @@ SEED = {
 }
 
 
-@pytest.fixture(scope="session")
-def _running_emulator():
-    with RunningEmulator(port=0, seed=copy.deepcopy(SEED)) as emulator:
-        yield emulator
+@pytest.fixture
+def emulator_seed():
+    return SEED
 
 
 @pytest.fixture
-def emulator(_running_emulator):
-    """Return the emulator, reset to SEED for this test."""
-    _running_emulator.state.load(copy.deepcopy(SEED))
-    return _running_emulator
-
-
-@pytest.fixture
-def admin(emulator):
-    return EmulatorAdmin(emulator.url)
+def admin(emulator_admin):
+    return emulator_admin
 
 
 @pytest.fixture

@@ -1,9 +1,5 @@
-import copy
-
 import pytest
 from django.core.files.base import ContentFile
-
-from ordersync.metrika.emulator import EmulatorAdmin, RunningEmulator
 
 TOKEN = "y0_SUBMISSIONS_TOKEN_CANARY_41ac"
 REFRESH = "1:SUBMISSIONS_REFRESH_CANARY_7d02"
@@ -60,30 +56,13 @@ FAST = {
 }
 
 
-@pytest.fixture(scope="session")
-def _running_emulator():
-    with RunningEmulator(port=0, seed=copy.deepcopy(SEED)) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def emulator(_running_emulator):
-    _running_emulator.state.load(copy.deepcopy(SEED))
-    return _running_emulator
-
-
-@pytest.fixture
-def emulator_admin(emulator):
-    return EmulatorAdmin(emulator.url)
+def emulator_seed():
+    return SEED
 
 
 @pytest.fixture
 def submission_settings(settings, emulator, tmp_path):
-    settings.METRIKA_API_URL = emulator.url
-    settings.YANDEX_OAUTH_URL = emulator.url
-    settings.YANDEX_LOGIN_URL = emulator.url
-    settings.YANDEX_OAUTH_CLIENT_ID = CLIENT_ID
-    settings.YANDEX_OAUTH_CLIENT_SECRET = CLIENT_SECRET
     settings.METRIKA_CONNECT_TIMEOUT = 2
     settings.METRIKA_READ_TIMEOUT = 5
     settings.MEDIA_ROOT = tmp_path / "media"
