@@ -45,6 +45,15 @@ EVENT_MESSAGES = {
         "%(count)s recent uploads in Metrika could be part %(part)s; it is not "
         "sent again. Decide below."
     ),
+    "reconcile_rival": _(
+        "One recent upload in Metrika could be part %(part)s or one of %(count)s "
+        "other uploads of ours of %(rows)s rows whose outcome is unknown too; it is "
+        "not sent again. Decide below."
+    ),
+    "reconcile_rival_wait": _(
+        "Another upload of ours of %(rows)s rows is being sent: Metrika's list "
+        "cannot tell it from part %(part)s yet; checking again in %(seconds)s s."
+    ),
     "reconcile_wait": _(
         "Metrika does not list part %(part)s yet; checking again in %(seconds)s s."
     ),

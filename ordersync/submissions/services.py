@@ -594,6 +594,25 @@ class _Run:
         yandex.account_mark_needs_reauth(account, message=error.message)
         self.stop(S.NEEDS_REAUTH, "needs_reauth", error=error, login=account.login)
 
+    def check_rivals(self, part: SubmissionPart, *, not_before: datetime) -> None:
+        """Stop unless the one upload Metrika lists can only be this part.
+
+        A rival still sending will soon know its own upload: wait for it. One whose
+        outcome is unknown as well may own the upload: a person decides.
+        """
+        statuses = list(
+            _rival_parts(part, self.submission.counter_id, not_before=not_before)
+        )
+        if not statuses:
+            return
+        if P.SENDING in statuses:
+            delay = max(settings.SUBMISSION_RECONCILE_GRACE_SECONDS, 1.0)
+            self.requeue("reconcile_rival_wait", delay, W.RECONCILE,
+                         part=part.index + 1, rows=part.rows)  # fmt: skip
+            raise _Stop
+        self.stop(S.OUTCOME_UNKNOWN, "reconcile_rival", part=part.index + 1,
+                  rows=part.rows, count=len(statuses))  # fmt: skip
+
     def reconcile(self, part: SubmissionPart) -> bool:
         """Find a part whose POST may have reached Metrika; return True to send it."""
         submission = self.submission
@@ -625,6 +644,7 @@ class _Run:
                 raise _Stop from None
             break
         if len(found) == 1:
+            self.check_rivals(part, not_before=started - skew)
             uploading = found[0]
             if not uploading.passed:
                 SubmissionPart.objects.filter(pk=part.pk).update(
@@ -652,6 +672,22 @@ class _Run:
         SubmissionPart.objects.filter(pk=part.pk).update(status=P.PENDING)
         _event(submission, "reconcile_resend", part=part.index + 1)
         return True
+
+
+def _rival_parts(part: SubmissionPart, counter_id: int, *, not_before: datetime):
+    """Return our other parts of as many rows, sent to the same counter since
+    ``not_before``, whose POST may also have reached Metrika: Metrika's list
+    cannot tell their uploads from this part's."""
+    return (
+        SubmissionPart.objects.filter(
+            submission__counter_id=counter_id,
+            rows=part.rows,
+            status__in=[P.SENDING, P.UNKNOWN],
+            send_started_at__gte=not_before,
+        )
+        .exclude(pk=part.pk)
+        .values_list("status", flat=True)
+    )
 
 
 def _find_candidates(

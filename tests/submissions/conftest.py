@@ -132,6 +132,7 @@ def make_upload(counter, marketer):
         without_id: int = 0,
         user=None,
         name: str = "orders.csv",
+        start: int = 0,
     ):
         upload = Upload(
             counter=counter,
@@ -147,7 +148,7 @@ def make_upload(counter, marketer):
         upload.original_file.save("source", ContentFile(b"raw,file\n1,2\n"), save=False)
         upload.save()
         for index in range(parts):
-            text = csv_rows(rows, start=index * rows, with_id=not without_id)
+            text = csv_rows(rows, start=start + index * rows, with_id=not without_id)
             part = UploadPart(
                 upload=upload,
                 index=index,

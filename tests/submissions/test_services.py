@@ -176,6 +176,43 @@ def test_two_candidates_in_metrika_are_ambiguous(
     assert mine.events.filter(code="reconcile_ambiguous").exists()
 
 
+def test_a_same_sized_upload_of_ours_is_not_adopted_in_place_of_a_lost_one(
+    make_upload, marketer, dispatched, emulator_admin
+):
+    # Found by bench/drill.py: B reached Metrika but its answer was lost, A's 503
+    # stored nothing; both have 3 rows, so Metrika's list cannot tell them apart.
+    emulator_admin.add_fault("drop_after_body", endpoint="upload")
+    emulator_admin.add_fault("status", endpoint="upload", status=503)
+    b = create(make_upload(rows=3, start=100, name="b.csv"), marketer)
+    a = create(make_upload(rows=3, start=200, name="a.csv"), marketer)
+    services.submission_process(submission_id=b.pk)
+    services.submission_process(submission_id=a.pk)
+    drive(a)
+    drive(b)
+    assert (a.status, b.status) == (S.OUTCOME_UNKNOWN, S.OUTCOME_UNKNOWN)
+    assert a.events.filter(code="reconcile_rival").exists()
+    assert (posts(emulator_admin), len(stored(emulator_admin))) == (2, 1)
+    assert not SubmissionPart.objects.exclude(uploading_id="").exists()
+
+
+def test_a_same_sized_upload_still_sending_is_waited_for(
+    make_upload, marketer, dispatched, emulator_admin
+):
+    emulator_admin.add_fault("status", endpoint="upload", status=503)
+    a = create(make_upload(rows=3, start=200), marketer)
+    services.submission_process(submission_id=a.pk)
+    b = create(make_upload(rows=3, start=100), marketer)
+    services.submission_process(submission_id=b.pk)
+    # B's POST went through and B is about to record it: A must not take it.
+    b.parts.update(status=SubmissionPart.Status.SENDING, uploading_id="")
+    Submission.objects.filter(pk=a.pk).update(next_attempt_at=None)
+    services.submission_process(submission_id=a.pk)
+    a.refresh_from_db()
+    assert (a.status, a.wait_reason) == (S.QUEUED, Submission.Wait.RECONCILE)
+    assert a.events.filter(code="reconcile_rival_wait").exists()
+    assert a.parts.get().uploading_id == ""
+
+
 def test_drop_before_the_body_is_a_plain_retry(
     make_upload, marketer, dispatched, emulator_admin
 ):
