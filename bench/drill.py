@@ -131,7 +131,7 @@ class Config:
     chaos: float = 40.0
     # Seconds from the start after which unsettled uploads count as stuck.
     deadline: float = 300.0
-    fault_rate: float = 0.6  # faults drawn per second of chaos
+    fault_rate: float = 1.0  # faults added per second of chaos
     min_rows: int = 5
     max_rows: int = 300
 
@@ -468,7 +468,7 @@ class Drill:
         redis_at = sorted(
             rng.uniform(2, config.chaos) for _ in range(config.redis_restarts)
         )
-        last_sweep = last_fault = 0.0
+        last_sweep = 0.0
         while True:
             now = time.monotonic() - started
             while confirm_at and confirm_at[0][0] <= now:
@@ -480,9 +480,7 @@ class Drill:
             if redis_at and redis_at[0] <= now:
                 redis_at.pop(0)
                 self.restart_redis()
-            if now < config.chaos and now - last_fault >= 1:
-                last_fault = now
-                self.inject_faults()
+            self.inject_faults(min(now, config.chaos) * config.fault_rate)
             if not self.worker.alive:
                 figures.worker_exits += 1
                 self.say(f"{now:5.1f} s  the worker exited on its own; starting it")
@@ -545,11 +543,11 @@ class Drill:
         time.sleep(self.rng.uniform(0.5, 2.0))
         self.redis.start()
 
-    def inject_faults(self) -> None:
-        count = int(self.config.fault_rate)
-        count += self.rng.random() < self.config.fault_rate - count
+    def inject_faults(self, due: float) -> None:
+        """Add random fault rules until ``due`` have been added in all; each
+        applies once, to the next matching request."""
         weights = [w for w, _e, _r in FAULTS]
-        for _ in range(count):
+        while self.figures.faults < due:
             _w, endpoint, rule = self.rng.choices(FAULTS, weights)[0]
             self.admin.add_fault(endpoint=endpoint, counter_id=COUNTER_ID, **rule)
             self.figures.faults += 1
