@@ -624,6 +624,9 @@ def main() -> None:
     parser.add_argument("--chaos", type=float, default=None, help="seconds")
     parser.add_argument("--deadline", type=float, default=300, help="seconds")
     parser.add_argument("--redis-port", type=int, default=6390)
+    parser.add_argument(
+        "--rows", default="5-300", help="rows per file, MIN-MAX (few: same sizes)"
+    )
     args = parser.parse_args()
     seed = (
         args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
@@ -635,6 +638,8 @@ def main() -> None:
         redis_restarts=args.redis_restarts,
         chaos=args.chaos or max(20.0, args.submissions * 0.8),
         deadline=args.deadline,
+        min_rows=int(args.rows.split("-")[0]),
+        max_rows=int(args.rows.split("-")[-1]),
     )
     print(f"seed {seed}")
     import shutil
