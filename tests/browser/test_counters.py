@@ -1,25 +1,22 @@
-import copy
-
 import pytest
 
 from ordersync.counters.models import Counter, CounterGrant, YandexAccount
-from ordersync.metrika.emulator import RunningEmulator
 from tests.browser.conftest import log_in
-from tests.counters.conftest import CLIENT_ID, CLIENT_SECRET, SEED
+from tests.counters.conftest import SEED
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def emulator(settings):
-    with RunningEmulator(port=0, seed=copy.deepcopy(SEED)) as running:
-        for name in ("METRIKA_API_URL", "YANDEX_OAUTH_URL", "YANDEX_LOGIN_URL"):
-            setattr(settings, name, running.url)
-        settings.YANDEX_OAUTH_CLIENT_ID = CLIENT_ID
-        settings.YANDEX_OAUTH_CLIENT_SECRET = CLIENT_SECRET
-        settings.YANDEX_OAUTH_REDIRECT_URI = ""
-        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-        yield running
+def emulator_seed():
+    return SEED
+
+
+@pytest.fixture
+def emulator(emulator, settings):
+    settings.YANDEX_OAUTH_REDIRECT_URI = ""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return emulator
 
 
 def test_admin_connects_imports_grants_and_the_marketer_sees_one_counter(

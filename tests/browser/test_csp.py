@@ -17,8 +17,7 @@ from tests.hardening.urlmap import ADMIN, OK, OWNER
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 world = hardening.world
-emulator = hardening.emulator
-_running_emulator = hardening._running_emulator
+emulator_seed = hardening.emulator_seed
 _isolated_files = hardening._isolated_files
 
 # Chromium reports a violation through this event as well as on the console.

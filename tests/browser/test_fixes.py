@@ -7,11 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from tests.browser.conftest import log_in
 from tests.browser.test_submission import background_worker  # noqa: F401 - fixture
 from tests.submissions.conftest import (  # noqa: F401 - fixtures
-    _running_emulator,
     account,
     counter,
-    emulator,
-    emulator_admin,
+    emulator_seed,
     submission_settings,
 )
 
