@@ -1,3 +1,2 @@
-from ordersync.celery import app as celery_app
-
-__all__ = ["celery_app"]
+# The Celery app is loaded by ordersync.core's AppConfig.ready(), so the Django-free
+# packages (ordersync.orderfile, ordersync.metrika) import without Celery.

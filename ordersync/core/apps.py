@@ -9,6 +9,8 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        # The project's Celery app, so tasks queued by the web process use it.
+        from ordersync import celery  # noqa: F401
         from ordersync.core import signals  # noqa: F401  (connects the receivers)
 
         # The filesystem broker and local media need their folders before the
