@@ -134,18 +134,25 @@ def _too_many_uploads(request):
     return response
 
 
+def _size_capped(request, *, counted: bool):
+    """Put the size cap in front of Django's upload handlers, before the body is
+    read (so the views check CSRF inside, after this); with ``counted``, refuse a
+    POST over the upload rate limit first. Return (limiter, refusal or None)."""
+    limiter = MaxBytesUploadHandler(request, settings.UPLOAD_MAX_BYTES)
+    if request.method != "POST":
+        return limiter, None
+    if counted and (refused := _too_many_uploads(request)):
+        return limiter, refused
+    request.upload_handlers.insert(0, limiter)
+    return limiter, None
+
+
 @csrf_exempt
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload_new(request):
-    # The size check must sit in front of Django's handlers before the body is
-    # read, so CSRF is checked inside, after the handler is installed.
-    limiter = MaxBytesUploadHandler(request, settings.UPLOAD_MAX_BYTES)
-    if request.method == "POST":
-        if refused := _too_many_uploads(request):
-            return refused
-        request.upload_handlers.insert(0, limiter)
-    return _upload_new(request, limiter)
+    limiter, refused = _size_capped(request, counted=True)
+    return refused or _upload_new(request, limiter)
 
 
 @csrf_protect
@@ -201,12 +208,8 @@ def _upload_new(request, limiter):
 @require_http_methods(["GET", "POST"])
 def upload_fixes(request, public_id):
     original = selectors.upload_get_for_fixes(request.user, public_id)
-    limiter = MaxBytesUploadHandler(request, settings.UPLOAD_MAX_BYTES)
-    if request.method == "POST":
-        if refused := _too_many_uploads(request):
-            return refused
-        request.upload_handlers.insert(0, limiter)
-    return _upload_fixes(request, original, limiter)
+    limiter, refused = _size_capped(request, counted=True)
+    return refused or _upload_fixes(request, original, limiter)
 
 
 @csrf_protect
@@ -262,9 +265,7 @@ def upload_resume(request, public_id):
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload_file(request, public_id):
-    limiter = MaxBytesUploadHandler(request, settings.UPLOAD_MAX_BYTES)
-    if request.method == "POST":
-        request.upload_handlers.insert(0, limiter)
+    limiter, _refused = _size_capped(request, counted=False)
     return _upload_file(request, public_id, limiter)
 
 
