@@ -105,6 +105,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests use a file too, not Django's shared in-memory database: there a write
+    # from a second thread (the live server, a background worker) fails at once
+    # with "database table is locked" instead of waiting like the real file does.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-ordersync.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
