@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Run check_orders with parsed ``args``; return the exit code."""
     try:
-        source = open_source(args.file, sheet=args.sheet)
+        source = open_source(args.file, sheet=args.sheet, read_ahead=True)
         if args.mapping:
             data = json.loads(Path(args.mapping).read_text(encoding="utf-8"))
             mapping = Mapping.from_dict(data)

@@ -643,7 +643,7 @@ def _progress(upload: Upload) -> Callable[[int, float], None]:
     return report
 
 
-def _open(upload: Upload, path: Path) -> Any:
+def _open(upload: Upload, path: Path, *, read_ahead: bool = False) -> Any:
     chosen = upload.source_options
     return orderfile.open_source(
         path,
@@ -652,6 +652,7 @@ def _open(upload: Upload, path: Path) -> Any:
         sheet=chosen.get("sheet") or None,
         header_row=chosen.get("header_row") or None,
         limits=orderfile.Limits(max_rows=settings.UPLOAD_MAX_ROWS),
+        read_ahead=read_ahead,
     )
 
 
@@ -778,9 +779,10 @@ def engine_options(upload: Upload, **overrides: Any) -> orderfile.Options:
 
 def _validate(upload: Upload, path: Path) -> None:
     started = upload.job_started_at
-    source = _open(upload, path)
-    mapping = orderfile.Mapping.from_dict(upload.mapping)
     fixed = _error_ids_of(upload.fixes_of) if upload.fixes_of_id else None
+    # Every row is read on the fast path unless only fixed rows are wanted.
+    source = _open(upload, path, read_ahead=fixed is None)
+    mapping = orderfile.Mapping.from_dict(upload.mapping)
     progress: Callable[[int, float], None] | None = _progress(upload)
     checked = source
     if fixed is not None:

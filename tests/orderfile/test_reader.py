@@ -484,3 +484,44 @@ def test_fast_workbook_read_stops_at_a_long_empty_run_and_counts_rows(tmp_path):
     assert _frame_rows(source) == _reference_rows(source)
     with pytest.raises(LimitExceededError):
         list(open_source(path, limits=Limits(max_rows=399)).iter_batches())
+
+
+# --------------------------------------------------- reading ahead while scanning
+
+
+def test_read_ahead_starts_with_the_scan_and_gives_the_same_rows(tmp_path):
+    path = _every_kind_of_cell(tmp_path / "a.xlsx", seed=4)
+    source = open_source(path, read_ahead=True)
+    assert source._ahead is not None and source._ahead._thread.ident is not None
+    assert _frame_rows(source) == _reference_rows(open_source(path))
+    assert source._ahead is None
+
+
+def test_read_ahead_is_not_started_for_a_preview(tmp_path):
+    path = _every_kind_of_cell(tmp_path / "p.xlsx", seed=5)
+    assert open_source(path)._ahead is None
+
+
+def test_read_ahead_of_a_sheet_read_per_row_is_dropped(tmp_path):
+    path = _every_kind_of_cell(tmp_path / "b.xlsx", rows=800, extra=_boolean)
+    source = open_source(path, read_ahead=True)
+    ahead = source._ahead
+    assert all(b.frame is None for b in source.iter_batches(fast=True))
+    assert not ahead._thread.is_alive() and ahead.result() is None
+
+
+def test_read_ahead_that_fails_falls_back_to_the_per_row_read(tmp_path, monkeypatch):
+    import fastexcel
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cannot read")
+
+    monkeypatch.setattr(fastexcel, "read_excel", broken)
+    path = _every_kind_of_cell(tmp_path / "f.xlsx", seed=6)
+    source = open_source(path, read_ahead=True)
+    batches = list(source.iter_batches(fast=True))
+    assert all(b.frame is None for b in batches)
+    reference = open_source(path)
+    assert [r for b in batches for r in b.rows] == [
+        r for b in reference.iter_batches(fast=False) for r in b.rows
+    ]
