@@ -1017,7 +1017,7 @@ class ExcelSource(_SourceBase):
             or scan.odd_numbers is None
         ):
             if ahead is not None:
-                ahead.result()  # not both sheets in memory at once
+                ahead.result()  # never fastexcel's and calamine's read at once
                 _release_freed_memory()
             return None
         import polars as pl
@@ -1028,7 +1028,6 @@ class ExcelSource(_SourceBase):
         names = [f"c{i}" for i in range(frame.width)]
         frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
         frame = frame.with_columns(pl.all().fill_null(""))
-        _release_freed_memory()  # fastexcel's Arrow buffers, now copied by polars
         frame = _exact_numbers(frame, scan.odd_numbers)
         if (
             frame is None
