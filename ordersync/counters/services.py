@@ -194,14 +194,14 @@ class VerifiedToken:
 def account_verify_token(
     *,
     access_token: str,
+    calls: list[AttemptRecord],
     timeouts: tuple[float, float] = CHECK_TIMEOUTS,
-    calls: list[AttemptRecord] | None = None,
 ) -> VerifiedToken:
     """Return the token's account and counters; raise TokenCheckError if unusable.
 
     ``calls`` collects the calls made, to be recorded once the account exists.
     """
-    collect = calls.append if calls is not None else None
+    collect = calls.append
     try:
         info = _oauth_client(timeouts=timeouts, on_attempt=collect).account_info(
             access_token
@@ -243,7 +243,7 @@ def _account_store(
     verified: VerifiedToken,
     source: str,
     request: HttpRequest,
-    calls: list[AttemptRecord] = (),
+    calls: list[AttemptRecord],
 ) -> YandexAccount:
     now = timezone.now()
     with transaction.atomic():
@@ -289,7 +289,7 @@ def _account_store(
             },
             request=request,
         )
-        account_calls_record(account.pk, list(calls))
+        account_calls_record(account.pk, calls)
     return account
 
 

@@ -937,12 +937,9 @@ def upload_files_purge(*, now: datetime | None = None) -> int:
     from ordersync.uploads.models import Upload, UploadPart
 
     cutoff = (now or timezone.now()) - timedelta(days=settings.UPLOAD_RETENTION_DAYS)
-    stored = (
-        ~Q(original_file="")
-        | ~Q(parts__file="")
-        | ~Q(problems_csv="")
-        | ~Q(error_ids="")
-    )
+    stored = ~Q(parts__file="")
+    for name in Upload.STORED_FILES:
+        stored |= ~Q(**{name: ""})
     uploads = (
         Upload.objects.filter(stored, created_at__lt=cutoff)
         .exclude(submissions__status__in=Submission.ACTIVE)
@@ -950,20 +947,14 @@ def upload_files_purge(*, now: datetime | None = None) -> int:
     )
     purged = 0
     for upload in uploads.iterator(chunk_size=200):
-        files = (
-            upload.original_file,
-            upload.problems_csv,
-            upload.problems_xlsx,
-            upload.error_ids,
-        )
-        for field in files:
-            if field:
+        for name in Upload.STORED_FILES:
+            if field := getattr(upload, name):
                 field.delete(save=False)
         for part in upload.parts.exclude(file=""):
             part.file.delete(save=False)
             UploadPart.objects.filter(pk=part.pk).update(file="")
         Upload.objects.filter(pk=upload.pk).update(
-            original_file="", problems_csv="", problems_xlsx="", error_ids=""
+            **dict.fromkeys(Upload.STORED_FILES, "")
         )
         purged += 1
     if purged:

@@ -80,10 +80,7 @@ class ReplaceFileForm(forms.Form):
     )
 
 
-class FixesForm(forms.Form):
-    file = forms.FileField(
-        label=_("Corrected export"), required=False, allow_empty_file=True
-    )
+class FixesForm(ReplaceFileForm):
     merge_mode = forms.ChoiceField(
         label=_("Merge mode"), choices=Upload.MergeMode.choices
     )

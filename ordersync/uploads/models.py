@@ -151,6 +151,10 @@ class Upload(models.Model):
     # The order ids of the rows with errors, one JSON string a line (ids only, no
     # other personal data), so a corrected export can be matched against them.
     error_ids = models.FileField(upload_to=error_ids_file_name, blank=True)
+    # The files a check writes, gone with its results; with the original, all the
+    # files an upload keeps in storage (its parts' files aside).
+    RESULT_FILES = ("problems_csv", "problems_xlsx", "error_ids")
+    STORED_FILES = ("original_file", *RESULT_FILES)
     rows_invalid_without_id = models.BigIntegerField(default=0)
 
     # An upload of only the rows of ``fixes_of`` that had errors and are valid now.

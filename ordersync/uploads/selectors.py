@@ -67,15 +67,12 @@ def upload_fixes_possible(upload: Upload) -> bool:
 
 def upload_fixes_merge_mode(upload: Upload) -> str:
     """Return the merge mode the upload was last sent with."""
-    if hasattr(upload, "submissions"):
-        latest = (
-            upload.submissions.order_by("-created_at", "-id")
-            .values_list("merge_mode", flat=True)
-            .first()
-        )
-        if latest:
-            return latest
-    return upload.merge_mode
+    latest = (
+        upload.submissions.order_by("-created_at", "-id")
+        .values_list("merge_mode", flat=True)
+        .first()
+    )
+    return latest or upload.merge_mode
 
 
 def upload_may_send_fixes(user: User, upload: Upload) -> bool:

@@ -387,12 +387,13 @@ def _clear_results(upload: Upload) -> None:
     upload.counts_by_code = {}
     upload.output_columns = []
     upload.output_preview = []
-    upload.problems_csv = upload.problems_xlsx = upload.error_ids = ""
+    for name in Upload.RESULT_FILES:
+        setattr(upload, name, "")
 
 
 def _delete_results(upload: Upload) -> None:
     names = [p.file.name for p in upload.parts.all() if p.file]
-    stored = (upload.problems_csv, upload.problems_xlsx, upload.error_ids)
+    stored = (getattr(upload, name) for name in Upload.RESULT_FILES)
     names += [f.name for f in stored if f]
     UploadPart.objects.filter(upload=upload).delete()
     UploadProblem.objects.filter(upload=upload).delete()
@@ -479,7 +480,7 @@ class _InternalError(orderfile.OrderFileError):
 class _ErrorIdsGoneError(orderfile.OrderFileError):
     """The ids of the original's rows with errors were deleted (retention)."""
 
-    def __init__(self, number: int | None) -> None:
+    def __init__(self, number: int) -> None:
         self.number = number
         super().__init__("fixes_gone")
 
@@ -489,7 +490,7 @@ class _ErrorIdsGoneError(orderfile.OrderFileError):
                 "The rows with errors of upload #%(number)s are no longer kept, so "
                 "the corrected rows cannot be found. Upload the whole corrected "
                 "file as a new upload."
-            ) % {"number": self.number or "—"}
+            ) % {"number": self.number}
 
 
 class _StuckError(orderfile.OrderFileError):
@@ -572,7 +573,7 @@ def upload_drafts_expire(*, now: datetime | None = None) -> int:
             names = [upload.original_file.name] if upload.original_file else []
             _delete_results(upload)
             Upload.objects.filter(pk=upload.pk).update(
-                original_file="", problems_csv="", problems_xlsx="", error_ids=""
+                **dict.fromkeys(Upload.STORED_FILES, "")
             )
             if names:
                 transaction.on_commit(lambda names=names: _delete_files(names))
@@ -801,12 +802,12 @@ def _validate(upload: Upload, path: Path) -> None:
             )
         preview = _output_preview(upload, path, mapping, fixed)
         lang = "en" if upload.language == "en" else "ru"
-        reports: dict[str, Path] = {}
+        reports: dict[str, Path] = {}  # Upload file field -> the file to keep
         if report.problems:
-            reports["csv"] = workdir / "problems.csv"
-            orderfile.write_problem_csv(source, report, reports["csv"], lang)
-            reports["xlsx"] = workdir / "problems.xlsx"
-            orderfile.write_problem_xlsx(source, report, reports["xlsx"], lang)
+            reports["problems_csv"] = workdir / "problems.csv"
+            orderfile.write_problem_csv(source, report, reports["problems_csv"], lang)
+            reports["problems_xlsx"] = workdir / "problems.xlsx"
+            orderfile.write_problem_xlsx(source, report, reports["problems_xlsx"], lang)
         if errors.written:
             reports["error_ids"] = errors.path
         extra = {
@@ -839,10 +840,10 @@ class _ErrorIds:
             self.without_id += 1
 
 
-def _error_ids_of(original: Upload | None) -> set[str]:
+def _error_ids_of(original: Upload) -> set[str]:
     """Return the order ids of the original's rows with errors."""
-    if original is None or not original.error_ids:
-        raise _ErrorIdsGoneError(original.pk if original else None)
+    if not original.error_ids:
+        raise _ErrorIdsGoneError(original.pk)
     try:
         with original.error_ids.open("rb") as fh:
             return {json.loads(line) for line in fh if line.strip()}
@@ -867,11 +868,9 @@ class _FixedRows:
     ) -> None:
         if "id" not in mapping.fields:
             raise orderfile.MappingError("mapping_required_field", field="id")
-        column = mapping.fields["id"][0]
-        if column not in source.columns:
-            raise orderfile.MappingError("mapping_column_missing", column=column)
+        mapping.check_against(source.columns)
         self._source = source
-        self._index = source.columns.index(column)
+        self._index = source.columns.index(mapping.fields["id"][0])
         self._ids = ids
         self._progress = progress
         self.not_matched = 0
@@ -948,11 +947,10 @@ def _store_results(
                 ),
                 batch_size=2000,
             )
-            for kind, report_path in reports.items():
-                name = kind if kind == "error_ids" else f"problems_{kind}"
+            for name, report_path in reports.items():
                 field: FieldFile = getattr(locked, name)
                 with report_path.open("rb") as fh:
-                    field.save(f"problems.{kind}", File(fh), save=False)
+                    field.save(report_path.name, File(fh), save=False)
                 written.append(field.name)
             without_id = (
                 min(report.counts.get("id_missing", 0), report.rows_written)

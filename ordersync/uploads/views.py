@@ -218,13 +218,9 @@ def _upload_fixes(request, original: Upload, limiter):
     if request.method == "POST" and not possible:
         messages.error(request, _("This upload has no rows with errors to fix."))
         return redirect(sent_url(original))
-    form = FixesForm(
-        request.POST or None,
-        request.FILES or None,
-        initial={"merge_mode": selectors.upload_fixes_merge_mode(original)},
-    )
     status = 200
     if request.method == "POST":
+        form = FixesForm(request.POST, request.FILES)
         if form.is_valid():
             try:
                 if limiter.too_big:
@@ -241,6 +237,10 @@ def _upload_fixes(request, original: Upload, limiter):
             else:
                 return redirect(step_url(upload, Step.PREVIEW))
         status = 413 if limiter.too_big else 400
+    else:
+        form = FixesForm(
+            initial={"merge_mode": selectors.upload_fixes_merge_mode(original)}
+        )
     return render(
         request,
         "uploads/fixes.html",

@@ -34,7 +34,7 @@ def test_a_refused_password_is_recorded_without_the_password(client, marketer):
     assert event.action == "auth.login_failed"
     assert event.actor is None
     assert event.details == {"username": "bob-marketer"}
-    assert "hunter2" not in str(event.details)
+    assert "hunter2" not in str(list(AuditEvent.objects.values()))
 
 
 def test_a_lockout_is_recorded_once_the_limit_is_reached(client, marketer, settings):

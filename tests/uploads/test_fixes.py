@@ -129,9 +129,6 @@ def test_only_rows_with_errors_then_and_valid_now_are_kept(wizard, sent):
     assert (fix.rows_total, fix.rows_valid, fix.rows_invalid) == (3, 2, 1)
     assert fix.rows_not_matched == 3
     assert fix.counts_by_code["email_invalid"] == 1
-    assert fix.rows_invalid == sum(
-        n for code, n in fix.counts_by_code.items() if code == "email_invalid"
-    )
     assert fix.problems.get(severity="error").row == 4
     with fix.parts.get().file.open("rb") as fh:
         lines = fh.read().decode().splitlines()
