@@ -369,10 +369,9 @@ class FastRules:
         if not slow.is_empty():
             numbers = slow.get_column("_row").to_list()
             if originals is None:
-                width = batch.frame.width
                 wanted = batch.frame[[n - batch.first_row for n in numbers]]
                 originals = {
-                    n: ["" if v is None else v for v in r[:width]]
+                    n: ["" if v is None else v for v in r]
                     for n, r in zip(numbers, wanted.iter_rows(), strict=True)
                 }
             known = self._known(slow, originals)
@@ -504,7 +503,7 @@ class FastRules:
         for name, indexes in self.engine.index.items():
             if len(indexes) > 1:
                 parts = [self._one(frame, name, i) for i in indexes]
-                texts = [pl.when(t == "").then(None).otherwise(t) for t, _, _ in parts]
+                texts = [_blank_to_null(t) for t, _, _ in parts]
                 joined = pl.concat_str(texts, separator=",", ignore_nulls=True)
                 out[name] = self._pre(f"o_{name}", joined.fill_null(""), 2)
                 oks[name] = [ok for _, ok, _ in parts]

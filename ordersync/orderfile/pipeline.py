@@ -483,26 +483,38 @@ class DuplicateTracker:
         ):
             piece.drop("part").write_csv(self._files[index], include_header=False)
 
+    def _partitions(self) -> Iterator[Any]:
+        """Yield frames of (row, id) in which every id has all its rows: the held
+        pairs when nothing was spilled, else each partition read back."""
+        import polars as pl
+
+        spilled = self.count > self._held_rows
+        if spilled:
+            self._spill()
+        for fh in self._files:
+            fh.close()
+        if not spilled:
+            if self._held:
+                yield pl.concat(self._held)
+            return
+        for i in range(self.PARTITIONS):
+            path = self._dir / f"ids{i:02d}.csv"
+            if path.stat().st_size:
+                yield pl.read_csv(
+                    path,
+                    has_header=False,
+                    schema={"row": pl.UInt32, "id": pl.String},
+                    quote_char='"',
+                )
+
     def finish(self, log: ProblemLog, policy: str, column: str) -> set[int]:
         """Log a warning on every repeated id; return the rows the policy drops."""
         import polars as pl
 
         from .report import Problem
 
-        self._spill()
-        for fh in self._files:
-            fh.close()
         groups: list[tuple[str, list[int]]] = []
-        for i in range(self.PARTITIONS):
-            path = self._dir / f"ids{i:02d}.csv"
-            if path.stat().st_size == 0:
-                continue
-            frame = pl.read_csv(
-                path,
-                has_header=False,
-                schema={"row": pl.UInt32, "id": pl.String},
-                quote_char='"',
-            )
+        for frame in self._partitions():
             dup = frame.filter(pl.col("id").is_duplicated())
             if dup.is_empty():
                 continue

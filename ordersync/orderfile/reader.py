@@ -28,6 +28,7 @@ from .errors import LimitExceededError, OptionsError, SourceError
 from .sniff import (
     CSV,
     ODS,
+    ROW_OPEN,
     XLS,
     XLSX,
     Limits,
@@ -1022,7 +1023,7 @@ class ExcelSource(_SourceBase):
             return None
         import polars as pl
 
-        frame = (ahead or _ReadAhead(self.path, self.sheet, start=False)).result()
+        frame = ahead.result() if ahead else _fastexcel_frame(self.path, self.sheet)
         if frame is None:
             return None  # the per-row read reports it
         names = [f"c{i}" for i in range(frame.width)]
@@ -1106,11 +1107,10 @@ class _ReadAhead:
     """fastexcel's read of a whole sheet as text columns, in a thread of its own.
 
     fastexcel releases the GIL while it parses, so the sheet XML scan runs at the
-    same time on the other core. ``result`` is None when fastexcel failed: the
-    per-row read then reports the problem in its own words.
+    same time on the other core. ``result`` is :func:`_fastexcel_frame`'s.
     """
 
-    def __init__(self, path: Path, sheet: str, *, start: bool = True) -> None:
+    def __init__(self, path: Path, sheet: str) -> None:
         import threading
 
         self._path = path
@@ -1119,32 +1119,33 @@ class _ReadAhead:
         self._thread = threading.Thread(
             target=self._read, name="xlsx-read-ahead", daemon=True
         )
-        if start:
-            self._thread.start()
+        self._thread.start()
 
     def _read(self) -> None:
-        try:
-            import fastexcel
-
-            sheet = fastexcel.read_excel(str(self._path)).load_sheet(
-                self.sheet, header_row=None, dtypes="string"
-            )
-            import polars as pl  # after the parse, which runs without the GIL
-
-            self._frame = pl.DataFrame(sheet)
-            del sheet
-        except Exception:
-            self._frame = None
-        finally:
-            _release_freed_memory()
+        self._frame = _fastexcel_frame(self._path, self.sheet)
 
     def result(self) -> Any:
-        if self._thread.ident is None:
-            self._read()
-        else:
-            self._thread.join()
+        self._thread.join()
         frame, self._frame = self._frame, None
         return frame
+
+
+def _fastexcel_frame(path: Path, sheet: str) -> Any:
+    """Return fastexcel's read of ``sheet`` as a polars frame of text, or None
+    when fastexcel fails (the per-row read then reports it in its own words)."""
+    try:
+        import fastexcel
+
+        loaded = fastexcel.read_excel(str(path)).load_sheet(
+            sheet, header_row=None, dtypes="string"
+        )
+        import polars as pl  # after the parse, which runs without the GIL
+
+        return pl.DataFrame(loaded)
+    except Exception:
+        return None
+    finally:
+        _release_freed_memory()
 
 
 # Rows per workbook batch: with calamine's parsed sheet in memory, 10,000 keeps the
@@ -1255,14 +1256,13 @@ def _exact_numbers(frame: Any, cells: dict[tuple[int, int], bytes]) -> Any:
 
 def _row_after(xml: bytearray, last_row: int, start: int) -> int | None:
     # Where the first row numbered after ``last_row`` begins, or the rows end.
-    for match in _ROW_OPEN.finditer(xml, start):
+    for match in ROW_OPEN.finditer(xml, start):
         if int(match.group(1)) > last_row:
             return match.start()
     end = xml.find(b"</sheetData>", start)
     return end if end >= 0 else None
 
 
-_ROW_OPEN = re.compile(rb"<row\b[^>]*?\br=\"(\d+)\"")
 _PREFIXED_TAG = re.compile(rb"<\w+:(?:worksheet|sheetData|row|c)\b")
 
 

@@ -277,7 +277,7 @@ class SheetScan:
     typed_cells: bool = False  # booleans or ISO date cells (t="b", t="d")
 
 
-_ROW_OPEN = re.compile(rb"<row\b[^>]*?\br=\"(\d+)\"")
+ROW_OPEN = re.compile(rb"<row\b[^>]*?\br=\"(\d+)\"")
 # Inside sheetData only a value, a formula or an inline string's rich text starts
 # with these, so a match never hides a row with data.
 _VALUE_TAGS = (b"<v", b"<f", b"<is>")
@@ -321,12 +321,14 @@ def scan_sheet(
                 block = fh.read(4 << 20)
                 data = tail + block
                 # Rows of empty styled cells (<c r="A9" s="1"/>) have no </c>.
-                cut = max(data.rfind(b"</c>") + 4, data.rfind(b"</row>") + 6)
+                cell, row = data.rfind(b"</c>"), data.rfind(b"</row>")
                 if not block:
                     cut = len(data)
-                elif cut < 4:
+                elif cell < 0 and row < 0:
                     tail = data
                     continue
+                else:
+                    cut = max(cell + 4, row + 6)
                 part, tail = data[:cut], data[cut:]
                 if outside is not None and inside:
                     inside = outside.search(part) is None
@@ -374,7 +376,7 @@ def _last_value_row(part: bytes, last: int, open_row: int) -> tuple[int | None, 
     value = max(part.rfind(tag, 0, end) for tag in _VALUE_TAGS)
     tag = part.rfind(b"<row", 0, end)
     if tag >= 0:
-        match = _ROW_OPEN.match(part, tag)
+        match = ROW_OPEN.match(part, tag)
         if match is None:
             return None, open_row
         row_end = int(match.group(1))
@@ -383,7 +385,7 @@ def _last_value_row(part: bytes, last: int, open_row: int) -> tuple[int | None, 
     if value >= 0:
         tag = part.rfind(b"<row", 0, value)
         if tag >= 0:
-            match = _ROW_OPEN.match(part, tag)
+            match = ROW_OPEN.match(part, tag)
             if match is None:
                 return None, row_end
             last = int(match.group(1))
