@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PG = "postgres://postgres@127.0.0.1:5432"
+from bench.common import PG, Worker, recreate_database  # noqa: E402
+
 DB = "ordersync_drill"
 TOKEN = "y0_DRILL_TOKEN_5c1e"  # noqa: S105 - the emulator's
 REFRESH = "1:DRILL_REFRESH_8a2f"
@@ -203,12 +203,6 @@ class Figures:
 # --- processes -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class RedisServer:
     """A throwaway redis-server that keeps nothing on disk, so a restart after
     ``kill -9`` comes back empty: every queued and unacked message is gone."""
@@ -238,53 +232,6 @@ class RedisServer:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
-
-
-class Worker:
-    """A Celery worker in its own process group, so ``kill -9`` takes all of it."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2):
-        self.env, self.log_path, self.concurrency = env, log_path, concurrency
-        self.proc: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> Worker:
-        self.starts += 1
-        before = self.log_path.read_text() if self.log_path.exists() else ""
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ordersync", "worker",
-             "--loglevel", "INFO", "--concurrency", str(self.concurrency),
-             "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--hostname", f"drill-{os.getpid()}-{self.starts}@%h"],
-            cwd=ROOT, env={**os.environ, **self.env},
-            stdout=self.log_path.open("a"), stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while self.log_path.read_text().count("ready.") <= before.count("ready."):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                tail = self.log_path.read_text()[-3000:]
-                raise RuntimeError(f"the worker did not start:\n{tail}")
-            time.sleep(0.1)
-        return self
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        if self.alive:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.alive:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def worker_env(
@@ -437,7 +384,6 @@ class Drill:
         self.redis = redis
         self.say = say
         self.figures = Figures(seed=config.seed)
-        self.content = ContentLog(emulator)
 
     def run(self) -> Figures:
         config, rng, figures = self.config, self.rng, self.figures
@@ -446,8 +392,9 @@ class Drill:
         self.say(f"seed {config.seed}: {len(prepared)} uploads ready to confirm")
         self.admin.clear_requests()
         started = time.monotonic()
-        self.worker.start()
+        self.content = ContentLog(self.emulator)
         try:
+            self.worker.start()
             self.loop(prepared, user, started)
         finally:
             self.content.close()
@@ -607,22 +554,16 @@ class Drill:
 # --- the command ------------------------------------------------------------------
 
 
-def _recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--submissions", type=int, default=50)
+    parser.add_argument("--submissions", type=int, default=Config.submissions)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--kills", type=int, default=6)
-    parser.add_argument("--redis-restarts", type=int, default=2)
+    parser.add_argument("--kills", type=int, default=Config.kills)
+    parser.add_argument("--redis-restarts", type=int, default=Config.redis_restarts)
     parser.add_argument("--chaos", type=float, default=None, help="seconds")
-    parser.add_argument("--deadline", type=float, default=300, help="seconds")
+    parser.add_argument(
+        "--deadline", type=float, default=Config.deadline, help="seconds"
+    )
     parser.add_argument("--redis-port", type=int, default=6390)
     parser.add_argument(
         "--rows", default="5-300", help="rows per file, MIN-MAX (few: same sizes)"
@@ -652,7 +593,7 @@ def main() -> None:
     var.mkdir(exist_ok=True)
     broker_url = f"redis://127.0.0.1:{args.redis_port}/9"
     token_keys = Fernet.generate_key().decode()
-    _recreate_database()
+    recreate_database(DB)
     os.environ.update(
         {
             "DATABASE_URL": f"{PG}/{DB}",

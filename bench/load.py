@@ -25,7 +25,6 @@ import os
 import resource
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,9 +37,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import PG, free_port, recreate_database  # noqa: E402
 from bench.metrika_upload_stream import start_emulator  # noqa: E402
 
-PG = "postgres://postgres@127.0.0.1:5432"
 DB = "ordersync_load"
 REDIS = "redis://127.0.0.1:6379/12"
 MEDIA = ROOT / "var/load-media"
@@ -51,12 +50,9 @@ PAGE_P95_TARGET_MS = 500
 UNTHROTTLED = {"UPLOAD_RATE_LIMIT": "1000000", "AXES_FAILURE_LIMIT": "1000000"}
 
 
-def recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB}")
+def recreate_stores() -> None:
+    """A new database, and the Redis database emptied."""
+    recreate_database(DB)
     import redis
 
     redis.Redis.from_url(REDIS).flushdb()
@@ -108,12 +104,6 @@ def seed(env: dict, users: int, password: str) -> list[str]:
         CounterGrant(counter=c, user=u) for c in counters for u in people
     )
     return names
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(name: str, command: list[str], env: dict) -> subprocess.Popen:
@@ -263,7 +253,7 @@ def main() -> int:
 
     shutil.rmtree(MEDIA, ignore_errors=True)
     LOGS.mkdir(parents=True, exist_ok=True)
-    recreate_database()
+    recreate_stores()
     emulator, url = start_emulator({"rps_per_ip": None})
     processes = [emulator]
     try:

@@ -24,6 +24,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import PG, recreate_database  # noqa: E402
 from bench.metrika_upload_stream import (  # noqa: E402
     COUNTER,
     MB,
@@ -33,17 +34,8 @@ from bench.metrika_upload_stream import (  # noqa: E402
     start_emulator,
 )
 
-PG = "postgres://postgres@127.0.0.1:5432"
 DB = "ordersync_bench"
 MEDIA = ROOT / "var/bench-media"
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB}")
 
 
 def setup_django(emulator_url: str) -> dict:
@@ -223,7 +215,7 @@ def main() -> None:
     ):
         generate(data, args.size_mb * MB)
     rows = count_rows(data)
-    recreate_database()
+    recreate_database(DB)
     import shutil
 
     shutil.rmtree(MEDIA, ignore_errors=True)

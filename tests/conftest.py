@@ -26,6 +26,19 @@ def _running_emulator():
 
 
 @pytest.fixture
+def eager(settings):
+    """Run queued tasks inside the test, as the web process would with no broker."""
+    from ordersync.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = False
+
+
+@pytest.fixture
 def emulator_seed() -> dict:
     """Return the state the emulator starts each test from; test folders override
     it with their accounts, tokens and counters."""

@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from tests.browser.conftest import log_in
 from tests.browser.test_submission import background_worker  # noqa: F401 - fixture
 from tests.submissions.conftest import (  # noqa: F401 - fixtures
+    HEADER,
     account,
     counter,
     emulator_seed,
@@ -15,7 +16,6 @@ from tests.submissions.conftest import (  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-HEADER = "id,create_date_time,client_ids,order_status,revenue\n"
 ORIGINAL = HEADER + (
     "o1,2024-01-05 11:56:00,1001,PAID,10\n"
     "o2,2024-01-06 11:56:00,1002,PAID,abc\n"
@@ -31,17 +31,14 @@ CORRECTED = HEADER + (
 
 
 @pytest.fixture
-def sent_with_errors(settings, counter, marketer, background_worker):  # noqa: F811
+def sent_with_errors(counter, marketer, background_worker, eager):  # noqa: F811
     """An upload checked through the wizard's services and sent: 1 row valid,
     3 with errors, one of them without an id."""
     from ordersync import orderfile
-    from ordersync.celery import app
     from ordersync.submissions.models import Submission
     from ordersync.uploads import services
     from ordersync.uploads.models import Upload
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    app.conf.task_always_eager = True
     upload = services.upload_create(
         user=marketer,
         counter=counter,
@@ -69,8 +66,7 @@ def sent_with_errors(settings, counter, marketer, background_worker):  # noqa: F
     services.upload_go_to_confirm(upload=upload)
     services.upload_confirm(upload=upload, user=marketer)
     submission = Submission.objects.get(upload=upload)
-    yield Upload.objects.get(pk=upload.pk), submission
-    app.conf.task_always_eager = False
+    return Upload.objects.get(pk=upload.pk), submission
 
 
 def test_send_only_the_rows_fixed_since_and_see_them_linked(

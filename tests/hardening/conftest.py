@@ -90,17 +90,6 @@ def _isolated_files(settings, tmp_path):
     settings.METRIKA_READ_TIMEOUT = 5
 
 
-@pytest.fixture
-def eager(settings):
-    """Run queued tasks inside the test, as the web process would with no broker."""
-    from ordersync.celery import app
-
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
 def _marketer(django_user_model, username: str):
     from django.contrib.auth.models import Group
 

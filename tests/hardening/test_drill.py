@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from bench import drill
+from bench.common import Worker, free_port
 from tests.conftest import database_url_for_subprocess
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -17,11 +18,13 @@ def emulator_seed():
 
 
 @pytest.fixture
-def redis(tmp_path):
+def redis(settings, tmp_path):
     """A Redis of the drill's own, which it may kill; the shared one stays up."""
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        pytest.skip("integration tests run against Redis")
     if not shutil.which("redis-server"):
         pytest.skip("the drill needs redis-server to start a Redis it may kill")
-    server = drill.RedisServer(drill.free_port(), tmp_path / "redis.log").start()
+    server = drill.RedisServer(free_port(), tmp_path / "redis.log").start()
     yield server
     server.kill()
 
@@ -32,8 +35,6 @@ def broker(settings, redis, monkeypatch):
     number of the configured broker."""
     from ordersync.celery import app
 
-    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        pytest.skip("integration tests run against Redis")
     database = settings.CELERY_BROKER_URL.rsplit("/", 1)[-1] or "0"
     url = f"redis://127.0.0.1:{redis.port}/{database}"
     # Celery reads the variable before its configuration; the pooled
@@ -57,7 +58,7 @@ def test_drill_ends_every_upload_in_one_terminal_state_without_duplicates(
         media_root=settings.MEDIA_ROOT,
         token_keys=",".join(settings.TOKEN_ENCRYPTION_KEYS),
     )
-    worker = drill.Worker(env, tmp_path / "worker.log")
+    worker = Worker(env, tmp_path / "worker.log")
     config = drill.Config(
         submissions=10, seed=20261128, kills=3, redis_restarts=1, chaos=20,
         deadline=80, max_rows=80,

@@ -3,65 +3,20 @@ emulator over loopback: faults, kill -9 drills, double confirms, account slots."
 
 import io
 import os
-import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
 
+from bench.common import Worker
 from ordersync.submissions import services
 from ordersync.submissions.models import Submission
-from tests.conftest import ROOT, database_url_for_subprocess
+from tests.conftest import database_url_for_subprocess
 from tests.submissions.conftest import CLIENT_ID, CLIENT_SECRET, FAST
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 S = Submission.Status
-
-
-class Worker:
-    """A Celery worker in its own process group, so kill -9 takes all of it."""
-
-    def __init__(self, env, log_path, concurrency=2):
-        self.env, self.log_path, self.concurrency = env, log_path, concurrency
-        self.proc = None
-
-    def start(self):
-        log = self.log_path.open("a")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "celery", "-A", "ordersync", "worker",
-                "--loglevel", "INFO", "--concurrency", str(self.concurrency),
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-                "--hostname", f"sub-{os.getpid()}-{time.monotonic_ns()}@%h",
-            ],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        start = self.log_path.read_text().count("ready.")
-        while self.log_path.read_text().count("ready.") <= start:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                log = self.log_path.read_text()[-3000:]
-                pytest.fail(f"worker did not start:\n{log}")
-            time.sleep(0.1)
-        return self
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture

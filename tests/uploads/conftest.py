@@ -19,16 +19,6 @@ def _media(settings, tmp_path):
 
 
 @pytest.fixture
-def eager(settings):
-    from ordersync.celery import app
-
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-@pytest.fixture
 def account(db):
     from django.utils import timezone
 
