@@ -716,19 +716,22 @@ def _initial_mapping(
 
 
 class _ProgressSource:
-    """A source whose batches report progress (for count_statuses)."""
+    """A source whose batches report the rows read so far (for count_statuses, and
+    under the filter of fixed rows)."""
 
     def __init__(self, source: Any, progress: Callable[[int, float], None]) -> None:
         self._source = source
         self._progress = progress
-        self.columns = source.columns
-        self.kind = source.kind
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
 
     def iter_batches(self, *, fast: bool = True) -> Iterator[Any]:
         done, next_report = 0, PROGRESS_EVERY
         for batch in self._source.iter_batches(fast=fast):
-            yield batch
+            # Counted before the consumer may filter the batch's rows.
             done += len(batch.rows) if batch.frame is None else batch.frame.height
+            yield batch
             if done >= next_report:
                 self._progress(done, batch.consumed)
                 next_report = done + PROGRESS_EVERY
@@ -788,7 +791,7 @@ def _validate(upload: Upload, path: Path) -> None:
     checked = source
     if fixed is not None:
         # Few rows may match: progress counts rows read, so the job keeps beating.
-        checked = _FixedRows(source, mapping, fixed, progress=progress)
+        checked = _FixedRows(_ProgressSource(source, progress), mapping, fixed)
         progress = None
     with tempfile.TemporaryDirectory(prefix="ordersync-check-") as tmp:
         workdir = Path(tmp)
@@ -863,8 +866,6 @@ class _FixedRows:
         source: Any,
         mapping: orderfile.Mapping,
         ids: set[str],
-        *,
-        progress: Callable[[int, float], None] | None = None,
     ) -> None:
         if "id" not in mapping.fields:
             raise orderfile.MappingError("mapping_required_field", field="id")
@@ -872,7 +873,6 @@ class _FixedRows:
         self._source = source
         self._index = source.columns.index(mapping.fields["id"][0])
         self._ids = ids
-        self._progress = progress
         self.not_matched = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -881,13 +881,11 @@ class _FixedRows:
     def iter_batches(self, *, fast: bool = True) -> Iterator[Any]:
         self.not_matched = 0
         index = self._index
-        read, next_report = 0, PROGRESS_EVERY
         for batch in self._source.iter_batches(fast=False):
             kept = []
             for number, values in batch.rows:
                 if not any(v not in ("", None) for v in values):
                     continue
-                read += 1
                 value = values[index] if index < len(values) else ""
                 if clean_text(value)[0] in self._ids:
                     kept.append((number, values))
@@ -895,9 +893,6 @@ class _FixedRows:
                     self.not_matched += 1
             batch.rows = kept
             yield batch
-            if self._progress is not None and read >= next_report:
-                self._progress(read, batch.consumed)
-                next_report = read + PROGRESS_EVERY
 
 
 def _store_results(
