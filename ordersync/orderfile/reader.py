@@ -1141,7 +1141,9 @@ def _fastexcel_frame(path: Path, sheet: str) -> Any:
         )
         import polars as pl  # after the parse, which runs without the GIL
 
-        return pl.DataFrame(loaded)
+        frame = pl.DataFrame(loaded)
+        del loaded  # before the memory release below, or it keeps the parse
+        return frame
     except Exception:
         return None
     finally:
