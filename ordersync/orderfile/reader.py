@@ -911,7 +911,10 @@ class ExcelSource(_SourceBase):
             if self._read_ahead and self._ahead is None:
                 self._ahead = _ReadAhead(self.path, name)
                 import polars  # noqa: F401 - while fastexcel parses, not after it
-            scan = scan_sheet(self.path, index, outside)
+            try:
+                scan = scan_sheet(self.path, index, outside)
+            except Exception as exc:  # a CRC or inflate error past the first rows
+                raise _excel_error(exc) from exc
             self._scanned[name] = scan
             if not scan.inside:
                 return None

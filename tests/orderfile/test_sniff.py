@@ -182,3 +182,123 @@ def test_sheet_scan_keeps_a_cell_longer_than_its_read_block_whole(tmp_path):
     scan = scan_sheet(path, 0, outside_columns(0, 1))
     assert scan.inside
     assert (scan.last_row, scan.rows) == (4, 4)
+
+
+def _sheet_workbook(tmp_path, name: str, sheet_data: str, after: str = "") -> object:
+    """A workbook made by openpyxl whose first sheet's rows are ``sheet_data``."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    book.create_sheet("Orders").append(["id"])
+    made = tmp_path / f"made-{name}"
+    book.save(made)
+    path = tmp_path / name
+    with zipfile.ZipFile(made) as src, zipfile.ZipFile(path, "w") as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                head = data[: data.index(b"<sheetData")]
+                tail = f"<sheetData>{sheet_data}</sheetData>{after}</worksheet>"
+                data = head + tail.encode()
+            out.writestr(info.filename, data, zipfile.ZIP_DEFLATED)
+    return path
+
+
+def test_sheet_scan_finds_the_last_value_before_sheet_data_ends(tmp_path):
+    # Row 4 holds only a formula (after the last <v>), rows 5-6 only formatting;
+    # the <formula> of a conditional format after </sheetData> is not a value.
+    from ordersync.orderfile.sniff import scan_sheet
+
+    rows = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c></row>'
+        '<row r="2"><c r="A2"><v>1</v></c></row>'
+        '<row r="3"><c r="A3" t="inlineStr"><is><t>x</t></is></c></row>'
+        '<row r="4"><c r="A4"><f>1+1</f></c></row>'
+        '<row r="5"><c r="A5" s="1"/></row><row r="6"><c r="A6" s="1"/></row>'
+    )
+    after = (
+        '<conditionalFormatting sqref="A1:A9"><cfRule type="expression" '
+        'priority="1"><formula>A1&gt;0</formula></cfRule></conditionalFormatting>'
+    )
+    scan = scan_sheet(_sheet_workbook(tmp_path, "f.xlsx", rows, after), 0)
+    assert (scan.last_row, scan.rows, scan.formulas) == (4, 6, {(4, 1)})
+    plain = scan_sheet(
+        _sheet_workbook(
+            tmp_path,
+            "p.xlsx",
+            rows[: rows.index('<row r="4"')] + rows[rows.index('<row r="5"') :],
+            after,
+        ),
+        0,
+    )
+    assert (plain.last_row, plain.rows, plain.formulas) == (3, 6, set())
+
+
+@pytest.mark.parametrize("block", [1000, 1 << 16])
+def test_inflated_gives_what_zipfile_gives(tmp_path, block):
+    from ordersync.orderfile.sniff import inflated
+
+    body = "".join(
+        f'<row r="{n}"><c r="A{n}"><v>{n * 7}</v></c></row>' for n in range(20_000)
+    )
+    path = _sheet_workbook(tmp_path, "big.xlsx", body)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("stored.bin", b"abc" * 70_000, zipfile.ZIP_STORED)
+    with zipfile.ZipFile(path) as archive:
+        for name in ("xl/worksheets/sheet1.xml", "stored.bin"):
+            pieces = list(inflated(path, archive, name, block))
+            assert b"".join(pieces) == archive.read(name)
+            assert max(map(len, pieces)) <= block
+            assert len(pieces) > 1
+
+
+def _forged(path, out, field: str, delta: int) -> None:
+    # Change one field of the sheet's central directory entry (what ZipInfo holds).
+    data = bytearray(path.read_bytes())
+    name = b"xl/worksheets/sheet1.xml"
+    at = 0
+    while True:
+        at = data.index(b"PK\x01\x02", at + 1)
+        length = int.from_bytes(data[at + 28 : at + 30], "little")
+        if data[at + 46 : at + 46 + length] == name:
+            break
+    offset = {"crc": 16, "size": 24}[field]
+    value = int.from_bytes(data[at + offset : at + offset + 4], "little") + delta
+    data[at + offset : at + offset + 4] = (value % (1 << 32)).to_bytes(4, "little")
+    out.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(("field", "delta"), [("size", -10), ("size", 10), ("crc", 1)])
+def test_inflated_checks_a_member_as_zipfile_does(tmp_path, field, delta):
+    # Cut at the declared size (the budget), then refused on its CRC; a size
+    # declared too big changes nothing.
+    from ordersync.orderfile.sniff import inflated
+
+    body = "".join(
+        f'<row r="{n}"><c r="A{n}"><v>{n}</v></c></row>' for n in range(2_000)
+    )
+    forged = tmp_path / "forged.xlsx"
+    _forged(_sheet_workbook(tmp_path, "ok.xlsx", body), forged, field, delta)
+    name = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(forged) as archive:
+        if delta > 0 and field == "size":
+            assert b"".join(inflated(forged, archive, name, 1 << 16)) == (
+                archive.read(name)
+            )
+            return
+        with pytest.raises(zipfile.BadZipFile):
+            archive.read(name)
+        with pytest.raises(zipfile.BadZipFile):
+            for _ in inflated(forged, archive, name, 1 << 16):
+                pass
+
+
+def test_big_sheet_whose_xml_fails_its_crc_is_reported_damaged(tmp_path):
+    # The first rows read fine; the sheet scan over the rest finds the damage.
+    body = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>o{n}</t></is></c></row>'
+        for n in range(1, 3_000)
+    )
+    forged = tmp_path / "forged.xlsx"
+    _forged(_sheet_workbook(tmp_path, "ok.xlsx", body), forged, "crc", 1)
+    assert _code(forged) == "file_damaged"
