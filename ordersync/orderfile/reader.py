@@ -146,7 +146,7 @@ class Batch:
     """Rows read together: either Python rows or, on the fast path, a polars frame.
 
     ``frame`` holds string columns ``c0``..``cN`` for rows ``first_row`` onwards,
-    one per record, with no gaps.
+    one per record, with no gaps; an empty cell may be null or "".
     """
 
     rows: list[Row] = field(default_factory=list)
@@ -1030,8 +1030,9 @@ class ExcelSource(_SourceBase):
         if frame is None:
             return None  # the per-row read reports it
         names = [f"c{i}" for i in range(frame.width)]
+        # An empty cell stays null (the checks read null as ""): filling the whole
+        # frame would copy it, about 75 MB that polars then keeps to the end.
         frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
-        frame = frame.with_columns(pl.all().fill_null(""))
         frame = _exact_numbers(frame, scan.odd_numbers)
         if (
             frame is None
@@ -1043,7 +1044,7 @@ class ExcelSource(_SourceBase):
         rows = [
             [_cell_text(v) for v in values] for _, values in self._raw_rows(head[0])
         ]
-        if frame.slice(0, len(rows)).rows() != [tuple(r) for r in rows]:
+        if frame.slice(0, len(rows)).fill_null("").rows() != [tuple(r) for r in rows]:
             return None
         width = len(self.columns)
         extra = names[width:]
@@ -1052,8 +1053,11 @@ class ExcelSource(_SourceBase):
             return None  # the per-row rules report values past the header
         for i in range(frame.width, width):
             body = body.with_columns(pl.lit("").alias(f"c{i}"))
-        empty = pl.all_horizontal(pl.col(pl.String) == "")
-        return body.select(*[f"c{i}" for i in range(width)], _empty=empty)
+        columns = [f"c{i}" for i in range(width)]
+        empty = pl.all_horizontal(
+            [pl.col(c).is_null() | (pl.col(c) == "") for c in columns]
+        )
+        return body.select(*columns, _empty=empty)
 
     def _frame_batches(self, frame: Any) -> Iterator[Batch]:
         """Yield the frame as the per-row read would: cut at a long run of empty
@@ -1249,7 +1253,7 @@ def _exact_numbers(frame: Any, cells: dict[tuple[int, int], bytes]) -> Any:
         try:
             value = float(text)
             float(frame.item(row - 1, column - 1))
-        except ValueError:
+        except (TypeError, ValueError):
             continue  # a date cell, printed as one by both readers
         by_column.setdefault(column - 1, []).append((row - 1, cell_to_text(value)))
     for column, updates in by_column.items():

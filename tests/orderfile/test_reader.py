@@ -409,8 +409,9 @@ def _frame_rows(source):
     for batch in source.iter_batches(fast=True):
         assert batch.frame is not None
         for offset, values in enumerate(batch.frame.rows()):
-            if any(values):
-                out.append((batch.first_row + offset, list(values)))
+            if any(values):  # an empty cell is null or ""
+                cells = ["" if v is None else v for v in values]
+                out.append((batch.first_row + offset, cells))
     return out
 
 
