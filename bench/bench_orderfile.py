@@ -8,9 +8,13 @@ measurement in a fresh process and prints time, rows/s, peak RSS and ratios:
     .venv/bin/python bench/bench_orderfile.py --skip-csv --runs 1   # XLSX only
     .venv/bin/python bench/bench_orderfile.py --skip-xlsx --skip-pandas --runs 1
 
-The pipeline uses both cores (polars checks the next batch while Python reads and
-runs the unusual rows); on a busy machine its ratio to the single-threaded
-csv.reader pass suffers more than the pass itself, so compare runs made together.
+Each baseline (a bare csv.reader pass, a bare python-calamine pass) runs in turns
+with the pipeline, and the ratio is also printed as the rows/s it means at the
+baseline's speed where the targets were set (../shared/research/perf-baselines.md):
+this machine's speed drifts too much for rows/s alone to be compared. The pipeline
+uses both cores (polars checks the next batch while Python reads and runs the
+unusual rows); on a busy machine its ratio to a single-threaded pass suffers more
+than the pass itself.
 
 The pandas comparison runs only if pandas is installed (bench/requirements.txt).
 """
