@@ -316,7 +316,7 @@ def scan_sheet(
         name = sheet_part(archive, sheet_index)
         if name is None:
             return SheetScan(found, False, None, 0)
-        blocks = inflated(path, archive, name, SCAN_BLOCK)
+        blocks = inflated(path, archive, name, _SCAN_BLOCK)
         tail = b""
         while True:
             block = next(blocks, b"")
@@ -350,7 +350,7 @@ def scan_sheet(
 
 
 # Inflated XML per scan step.
-SCAN_BLOCK = 4 << 20
+_SCAN_BLOCK = 4 << 20
 
 
 def inflated(
