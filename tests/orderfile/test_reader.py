@@ -4,6 +4,7 @@ import pytest
 from openpyxl import Workbook
 
 from ordersync.orderfile import LimitExceededError, SourceError, open_source
+from ordersync.orderfile import reader as reader_module
 from ordersync.orderfile.sniff import Limits
 
 from .conftest import EXAMPLE
@@ -440,7 +441,7 @@ def test_fast_workbook_read_gives_the_same_file_and_report(tmp_path):
     from .test_fast import both, gen
 
     path = gen.write_xlsx(tmp_path / "m.xlsx", 3000, seed=11)
-    assert open_source(path)._text_frame() is not None
+    assert open_source(path)._text_parts() is not None
     (ref, ref_report, _), (fast, fast_report, report) = both(path)
     assert fast == ref
     assert fast_report == ref_report
@@ -508,7 +509,7 @@ def test_read_ahead_of_a_sheet_read_per_row_is_dropped(tmp_path):
     source = open_source(path, read_ahead=True)
     ahead = source._ahead
     assert all(b.frame is None for b in source.iter_batches(fast=True))
-    assert not ahead._thread.is_alive() and ahead.result() is None
+    assert not ahead._thread.is_alive() and ahead._frame is None
 
 
 def test_read_ahead_that_fails_falls_back_to_the_per_row_read(tmp_path, monkeypatch):
@@ -526,3 +527,129 @@ def test_read_ahead_that_fails_falls_back_to_the_per_row_read(tmp_path, monkeypa
     assert [r for b in batches for r in b.rows] == [
         r for b in reference.iter_batches(fast=False) for r in b.rows
     ]
+
+
+# ----------------------------------------------- a big sheet read part by part
+
+# Every test below must see the sheet cut into all of them.
+PARTS = reader_module._PARTS
+
+
+@pytest.fixture
+def in_parts(monkeypatch):
+    """Read every sheet's read-ahead in parts (the bench's sheets are big)."""
+    from ordersync.orderfile import reader
+
+    monkeypatch.setattr(reader, "_PARTS_FROM_BYTES", 0)
+    made = []
+    original = reader._PartsRead.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(len(self._parts))
+
+    monkeypatch.setattr(reader._PartsRead, "__init__", init)
+    return made
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_parts_give_every_cell_as_the_per_row_read(tmp_path, in_parts, seed):
+    from .test_fast import both
+
+    path = _every_kind_of_cell(tmp_path / "k.xlsx", seed=seed)
+    source = open_source(path, read_ahead=True)
+    assert in_parts == [PARTS]
+    assert _frame_rows(source) == _reference_rows(open_source(path))
+    (ref, ref_report, _), (fast, fast_report, _) = both(path)
+    assert (fast, fast_report) == (ref, ref_report)
+
+
+def test_parts_give_the_same_file_and_report(tmp_path, in_parts):
+    from .test_fast import both, gen
+
+    path = gen.write_xlsx(tmp_path / "m.xlsx", 3000, seed=11)
+    (ref, ref_report, _), (fast, fast_report, _) = both(path)
+    assert in_parts == [PARTS]
+    assert (fast, fast_report) == (ref, ref_report)
+
+
+def test_parts_line_up_across_missing_rows_and_empty_columns(tmp_path, in_parts):
+    # Rows with no value, and columns empty for hundreds of rows, where the
+    # sheet is cut: each part's columns and row numbers still line up.
+    def holes(sheet):
+        for row in range(250, 1202):
+            if row % 97 < 60:
+                for column in "ABCDE":
+                    sheet[f"{column}{row}"] = None
+            elif row % 5:
+                sheet[f"A{row}"] = None
+                sheet[f"E{row}"] = None
+
+    path = _every_kind_of_cell(tmp_path / "h.xlsx", extra=holes)
+    source = open_source(path, read_ahead=True)
+    assert _frame_rows(source) == _reference_rows(open_source(path))
+    assert in_parts == [PARTS]
+
+
+def test_parts_keep_counting_an_empty_run_across_a_cut(tmp_path, in_parts):
+    def gap(sheet):
+        for row in range(500, 1202):
+            for column in "ABCDE":
+                sheet[f"{column}{row}"] = None
+        sheet["A1500"] = "after the gap"
+
+    path = _every_kind_of_cell(tmp_path / "g.xlsx", extra=gap)
+    limits = Limits(max_empty_run=400)
+    source = open_source(path, limits=limits, read_ahead=True)
+    rows = _frame_rows(source)
+    assert rows == _reference_rows(open_source(path, limits=limits))
+    assert rows[-1][0] == 499
+    with pytest.raises(LimitExceededError):
+        list(
+            open_source(
+                path, limits=Limits(max_rows=300), read_ahead=True
+            ).iter_batches()
+        )
+
+
+def test_a_later_part_that_needs_the_per_row_read_is_read_so(tmp_path, in_parts):
+    # Text shaped like fastexcel's boolean only in the last part: the parts
+    # before it stay fast, the rest is read per row, and the result is the same.
+    from .test_fast import both
+
+    def late_text(sheet):
+        sheet["C1150"] = "true"
+
+    path = _every_kind_of_cell(tmp_path / "t.xlsx", extra=late_text)
+    source = open_source(path, read_ahead=True)
+    batches = list(source.iter_batches(fast=True))
+    assert batches[0].frame is not None and batches[-1].frame is None
+    assert in_parts == [PARTS]
+    (ref, ref_report, _), (fast, fast_report, _) = both(path)
+    assert (fast, fast_report) == (ref, ref_report)
+
+
+def test_parts_leave_no_files_behind(tmp_path, in_parts, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    path = _every_kind_of_cell(tmp_path / "c.xlsx")
+    source = open_source(path, read_ahead=True)
+    assert any((tmp_path / "tmp").iterdir())
+    list(source.iter_batches())
+    assert not any((tmp_path / "tmp").iterdir())
+    # A sheet that goes per row drops its parts too.
+    path = _every_kind_of_cell(tmp_path / "b.xlsx", extra=_boolean)
+    list(open_source(path, read_ahead=True).iter_batches())
+    assert not any((tmp_path / "tmp").iterdir())
+
+
+def test_a_workbook_with_many_shared_strings_is_read_whole(
+    tmp_path, in_parts, monkeypatch
+):
+    monkeypatch.setattr(reader_module, "_PARTS_MAX_STRINGS", -1)
+    path = _every_kind_of_cell(tmp_path / "s.xlsx")
+    source = open_source(path, read_ahead=True)
+    assert isinstance(source._ahead, reader_module._ReadAhead) and in_parts == []
+    assert _frame_rows(source) == _reference_rows(open_source(path))
