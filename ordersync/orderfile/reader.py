@@ -36,6 +36,7 @@ from .sniff import (
     XLSX,
     Limits,
     SheetScan,
+    SheetScanner,
     detect_kind,
     formulas_without_value,
     inflated,
@@ -926,11 +927,18 @@ class ExcelSource(_SourceBase):
             outside = outside_columns(start[1], start[1] + sheet.width - 1)
             if outside is None:
                 return None
-            if self._read_ahead and self._ahead is None and start == (0, 0):
-                self._ahead = _read_ahead(self.path, index, name, sheet.width)
-                import polars  # noqa: F401 - while fastexcel parses, not after it
             try:
-                scan = scan_sheet(self.path, index, outside)
+                if self._read_ahead and self._ahead is None and start == (0, 0):
+                    self._ahead = _read_ahead(
+                        self.path, index, name, sheet.width, outside
+                    )
+                    import polars  # noqa: F401 - while fastexcel parses
+                ahead = self._ahead
+                scan = None
+                if isinstance(ahead, _PartsRead) and ahead.sheet == name:
+                    scan = ahead.scan  # made while the parts were written
+                if scan is None:
+                    scan = scan_sheet(self.path, index, outside)
             except Exception as exc:  # a CRC or inflate error past the first rows
                 raise _excel_error(exc) from exc
             self._scanned[name] = scan
@@ -1214,7 +1222,7 @@ class _NotFast(Exception):
 
 
 def _read_ahead(
-    path: Path, sheet_index: int, sheet: str, width: int
+    path: Path, sheet_index: int, sheet: str, width: int, outside: Any
 ) -> _ReadAhead | _PartsRead:
     """Start fastexcel's read of a sheet that starts at A1 and is ``width``
     columns wide: part by part (:class:`_PartsRead`) when it is big and the
@@ -1231,7 +1239,7 @@ def _read_ahead(
         and sizes.get("xl/sharedStrings.xml", 0) <= _PARTS_MAX_STRINGS
         and width <= 26
     ):
-        return _PartsRead(path, sheet_index, sheet, width)
+        return _PartsRead(path, sheet_index, sheet, width, SheetScanner(outside))
     return _ReadAhead(path, sheet)
 
 
@@ -1279,10 +1287,18 @@ class _PartsRead:
     parsed. A copy after the first starts with an anchor row (the row before its
     first, with a random mark in the first and the last column) so its columns
     line up with the first's; the anchor is dropped. When the XML cannot be cut
-    so, the sheet is read whole.
+    so, the sheet is read whole. The sheet scan gets the same inflated XML
+    (``scan``), so it is inflated once.
     """
 
-    def __init__(self, path: Path, sheet_index: int, sheet: str, width: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        sheet_index: int,
+        sheet: str,
+        width: int,
+        scanner: SheetScanner,
+    ) -> None:
         import tempfile
         from concurrent.futures import ThreadPoolExecutor
 
@@ -1295,75 +1311,85 @@ class _PartsRead:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="xlsx-read-ahead")
         self._parts: list[tuple[int, Any]] = []  # (anchor row or 0, future)
         self._frames: dict[int, Any] = {}  # parsed, not yet taken
+        self.scan: SheetScan | None = None
         split = True
-        try:
-            for anchor, copy in self._split(sheet_index):
-                index = len(self._parts)
-                future = self._pool.submit(self._read, index, copy)
-                self._parts.append((anchor, future))
-        except Exception:  # the whole read reports it in its own words
-            split = False
+        with zipfile.ZipFile(path) as archive:
+            part = sheet_part(archive, sheet_index)
+            if part is None:
+                split = False
+            else:
+                blocks = _Fed(inflated(path, archive, part, _PART_BLOCK), scanner)
+                try:
+                    for anchor, copy in self._split(archive, part, blocks):
+                        index = len(self._parts)
+                        future = self._pool.submit(self._read, index, copy)
+                        self._parts.append((anchor, future))
+                except Exception:
+                    if blocks.error is not None:  # the XML is damaged
+                        self.close()
+                        raise
+                    split = False  # the whole read below
+                for _ in blocks:  # what the parts did not take, to the scan
+                    pass
+                self.scan = scanner.finish()
         if not split or len(self._parts) < 2:
             self._drop()
             self._closed = False
             self._parts = [(0, self._pool.submit(self._read_whole))]
 
-    def _split(self, sheet_index: int) -> Iterator[tuple[int, Path]]:
+    def _split(
+        self, archive: zipfile.ZipFile, part: str, blocks: Iterator[bytes]
+    ) -> Iterator[tuple[int, Path]]:
         """Write the copies, yielding each (with its anchor row) once complete."""
-        with zipfile.ZipFile(self._path) as archive:
-            part = sheet_part(archive, sheet_index)
-            if part is None:
+        size = archive.getinfo(part).file_size
+        data = b""
+        while (opening := _SHEET_DATA.search(data)) is None:
+            block = next(blocks, b"")
+            if not block or len(data) > _HEAD_BYTES:
                 return
-            size = archive.getinfo(part).file_size
-            blocks = inflated(self._path, archive, part, _PART_BLOCK)
-            data = b""
-            while (opening := _SHEET_DATA.search(data)) is None:
-                block = next(blocks, b"")
-                if not block or len(data) > _HEAD_BYTES:
-                    return
-                data += block
-            head, data = data[: opening.end()], data[opening.end() :]
-            if head.endswith(b"/>") or _PREFIXED_TAG.search(head):
-                return
-            written, anchor = len(head), 0
-            for index in range(_PARTS):
-                copy = Path(self._dir.name, f"part{index}.xlsx")
-                last = index == _PARTS - 1
-                goal = size * (index + 1) // _PARTS
-                with _Copy(archive, part, copy) as out:
-                    out.write(head)
-                    if anchor:
-                        out.write(_anchor_row(anchor, self._width, self._mark))
-                    while not last:
-                        cut = -1
-                        if written + len(data) >= goal:
-                            cut = data.find(b"</row>", max(0, goal - written))
-                        if cut >= 0:
-                            out.write(data[: cut + 6])
-                            written += cut + 6
-                            data = data[cut + 6 :]
-                            break
-                        out.write(data)
-                        written += len(data)
-                        data = next(blocks, b"")
-                        if not data:
-                            return  # no row ends past the goal
-                    if last:
-                        out.write(data)
-                        for block in blocks:
-                            out.write(block)
-                    else:
-                        out.write(b"</sheetData></worksheet>")
-                yield anchor, copy
+            data += block
+        head, data = data[: opening.end()], data[opening.end() :]
+        if head.endswith(b"/>") or _PREFIXED_TAG.search(head):
+            return
+        written, anchor = len(head), 0
+        for index in range(_PARTS):
+            copy = Path(self._dir.name, f"part{index}.xlsx")
+            last = index == _PARTS - 1
+            goal = size * (index + 1) // _PARTS
+            with _Copy(archive, part, copy) as out:
+                out.write(head)
+                if anchor:
+                    out.write(_anchor_row(anchor, self._width, self._mark))
+                while not last:
+                    cut = -1
+                    if written + len(data) >= goal:
+                        cut = data.find(b"</row>", max(0, goal - written))
+                    if cut >= 0:
+                        out.write(data[: cut + 6])
+                        written += cut + 6
+                        data = data[cut + 6 :]
+                        break
+                    out.write(data)
+                    written += len(data)
+                    data = next(blocks, b"")
+                    if not data:
+                        return  # no row ends past the goal
                 if last:
-                    return
-                while len(data) < 64 and (block := next(blocks, b"")):
-                    data += block
-                data = data.lstrip(b" \t\r\n")
-                row = ROW_OPEN.match(data)
-                if row is None:
-                    return  # the rows end (or go on unnumbered) here
-                anchor = int(row.group(1)) - 1
+                    out.write(data)
+                    for block in blocks:
+                        out.write(block)
+                else:
+                    out.write(b"</sheetData></worksheet>")
+            yield anchor, copy
+            if last:
+                return
+            while len(data) < 64 and (block := next(blocks, b"")):
+                data += block
+            data = data.lstrip(b" \t\r\n")
+            row = ROW_OPEN.match(data)
+            if row is None:
+                return  # the rows end (or go on unnumbered) here
+            anchor = int(row.group(1)) - 1
 
     def _read_whole(self) -> None:
         self._frames[0] = _fastexcel_frame(self._path, self.sheet)
@@ -1409,6 +1435,29 @@ class _PartsRead:
         self._frames.clear()
         self._dir.cleanup()
         _release_freed_memory()
+
+
+class _Fed:
+    """The blocks of an iterator, each given to ``scanner`` before it is yielded;
+    ``error`` keeps what the iterator itself raised (damaged XML)."""
+
+    def __init__(self, blocks: Iterator[bytes], scanner: SheetScanner) -> None:
+        self._blocks, self._scanner = blocks, scanner
+        self.error: Exception | None = None
+
+    def __iter__(self) -> _Fed:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            block = next(self._blocks)
+        except StopIteration:
+            raise
+        except Exception as exc:
+            self.error = exc
+            raise
+        self._scanner.feed(block)
+        return block
 
 
 class _Copy:

@@ -299,54 +299,76 @@ def scan_sheet(
     path: Path, sheet_index: int, outside: re.Pattern[bytes] | None = None
 ) -> SheetScan:
     """Scan a sheet's XML once: formulas without value, cells out of bounds, and
-    where the values end.
+    where the values end (:class:`SheetScanner`)."""
+    with zipfile.ZipFile(path) as archive:
+        name = sheet_part(archive, sheet_index)
+        if name is None:
+            return SheetScan(set(), False, None, 0)
+        scanner = SheetScanner(outside)
+        for block in inflated(path, archive, name, _SCAN_BLOCK):
+            scanner.feed(block)
+    return scanner.finish()
+
+
+class SheetScanner:
+    """One pass over a sheet's XML, given block after block (:func:`scan_sheet`;
+    a reader that inflates the XML anyway feeds it the same blocks).
 
     ``inside`` is True when no cell matches ``outside`` (:func:`outside_columns`),
     so the columns calamine finds in the whole sheet are those it found in its
     first rows. ``last_row`` lets a reader skip a long tail of rows that hold only
     formatting. The XML is searched in pieces cut after a cell or a row.
     """
-    found: set[tuple[int, int]] = set()
-    inside = True
-    last_row: int | None = 0
-    open_row = 0  # the row whose tag was seen last
-    odd: dict[tuple[int, int], bytes] | None = {}
-    typed = False
-    with zipfile.ZipFile(path) as archive:
-        name = sheet_part(archive, sheet_index)
-        if name is None:
-            return SheetScan(found, False, None, 0)
-        blocks = inflated(path, archive, name, _SCAN_BLOCK)
-        tail = b""
-        while True:
-            block = next(blocks, b"")
-            data = tail + block
-            # Rows of empty styled cells (<c r="A9" s="1"/>) have no </c>.
-            cell, row = data.rfind(b"</c>"), data.rfind(b"</row>")
-            if not block:
-                cut = len(data)
-            elif cell < 0 and row < 0:
-                tail = data
-                continue
-            else:
-                cut = max(cell + 4, row + 6)
-            part, tail = data[:cut], data[cut:]
-            if outside is not None and inside:
-                inside = outside.search(part) is None
-            if last_row is not None:
-                last_row, open_row = _last_value_row(part, last_row, open_row)
-            if odd is not None:
-                odd = _odd_numbers(part, odd)
-            typed = typed or _TYPED.search(part) is not None
-            if not block:
-                break
-            if b"<f" not in part or not any(h in part for h in _NO_VALUE_HINTS):
-                continue
-            for match in _NO_VALUE.finditer(part):
-                found.add((int(match.group(2)), _column_number(match.group(1))))
-    return SheetScan(
-        found, inside and outside is not None, last_row, open_row, odd, typed
-    )
+
+    def __init__(self, outside: re.Pattern[bytes] | None) -> None:
+        self._outside = outside
+        self._found: set[tuple[int, int]] = set()
+        self._inside = True
+        self._last_row: int | None = 0
+        self._open_row = 0  # the row whose tag was seen last
+        self._odd: dict[tuple[int, int], bytes] | None = {}
+        self._typed = False
+        self._tail = b""
+
+    def feed(self, block: bytes) -> None:
+        """Take the next block of XML; b"" ends it."""
+        data = self._tail + block
+        # Rows of empty styled cells (<c r="A9" s="1"/>) have no </c>.
+        cell, row = data.rfind(b"</c>"), data.rfind(b"</row>")
+        if not block:
+            cut = len(data)
+        elif cell < 0 and row < 0:
+            self._tail = data
+            return
+        else:
+            cut = max(cell + 4, row + 6)
+        part, self._tail = data[:cut], data[cut:]
+        if self._outside is not None and self._inside:
+            self._inside = self._outside.search(part) is None
+        if self._last_row is not None:
+            self._last_row, self._open_row = _last_value_row(
+                part, self._last_row, self._open_row
+            )
+        if self._odd is not None:
+            self._odd = _odd_numbers(part, self._odd)
+        self._typed = self._typed or _TYPED.search(part) is not None
+        if not block:
+            return
+        if b"<f" not in part or not any(h in part for h in _NO_VALUE_HINTS):
+            return
+        for match in _NO_VALUE.finditer(part):
+            self._found.add((int(match.group(2)), _column_number(match.group(1))))
+
+    def finish(self) -> SheetScan:
+        self.feed(b"")
+        return SheetScan(
+            self._found,
+            self._inside and self._outside is not None,
+            self._last_row,
+            self._open_row,
+            self._odd,
+            self._typed,
+        )
 
 
 # Inflated XML per scan step.

@@ -554,11 +554,15 @@ def in_parts(monkeypatch):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_parts_give_every_cell_as_the_per_row_read(tmp_path, in_parts, seed):
+    from ordersync.orderfile.sniff import outside_columns, scan_sheet
+
     from .test_fast import both
 
     path = _every_kind_of_cell(tmp_path / "k.xlsx", seed=seed)
     source = open_source(path, read_ahead=True)
     assert in_parts == [PARTS]
+    # The scan made from the parts' XML is the scan of the sheet.
+    assert source._scanned[source.sheet] == scan_sheet(path, 0, outside_columns(0, 4))
     assert _frame_rows(source) == _reference_rows(open_source(path))
     (ref, ref_report, _), (fast, fast_report, _) = both(path)
     assert (fast, fast_report) == (ref, ref_report)
@@ -653,3 +657,14 @@ def test_a_workbook_with_many_shared_strings_is_read_whole(
     source = open_source(path, read_ahead=True)
     assert isinstance(source._ahead, reader_module._ReadAhead) and in_parts == []
     assert _frame_rows(source) == _reference_rows(open_source(path))
+
+
+def test_a_damaged_sheet_read_in_parts_is_reported_damaged(tmp_path, in_parts):
+    from .test_sniff import _forged
+
+    path = _every_kind_of_cell(tmp_path / "d.xlsx")
+    forged = tmp_path / "forged.xlsx"
+    _forged(path, forged, "crc", 1)
+    with pytest.raises(SourceError) as caught:
+        open_source(forged, read_ahead=True)
+    assert caught.value.code == "file_damaged"
