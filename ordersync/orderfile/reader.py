@@ -1312,6 +1312,7 @@ class _PartsRead:
         self._parts: list[tuple[int, Any]] = []  # (anchor row or 0, future)
         self._frames: dict[int, Any] = {}  # parsed, not yet taken
         self.scan: SheetScan | None = None
+        self._complete = False  # the last part was written
         split = True
         with zipfile.ZipFile(path) as archive:
             part = sheet_part(archive, sheet_index)
@@ -1332,7 +1333,7 @@ class _PartsRead:
                 for _ in blocks:  # what the parts did not take, to the scan
                     pass
                 self.scan = scanner.finish()
-        if not split or len(self._parts) < 2:
+        if not split or not self._complete:  # rows may be missing: read it whole
             self._drop()
             self._closed = False
             self._parts = [(0, self._pool.submit(self._read_whole))]
@@ -1340,7 +1341,10 @@ class _PartsRead:
     def _split(
         self, archive: zipfile.ZipFile, part: str, blocks: Iterator[bytes]
     ) -> Iterator[tuple[int, Path]]:
-        """Write the copies, yielding each (with its anchor row) once complete."""
+        """Write the copies, yielding each (with its anchor row) once complete.
+
+        Unless the last one is written, some rows may be in none of them.
+        """
         size = archive.getinfo(part).file_size
         data = b""
         while (opening := _SHEET_DATA.search(data)) is None:
@@ -1380,6 +1384,7 @@ class _PartsRead:
                         out.write(block)
                 else:
                     out.write(b"</sheetData></worksheet>")
+            self._complete = last
             yield anchor, copy
             if last:
                 return
