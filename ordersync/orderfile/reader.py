@@ -1134,28 +1134,32 @@ class ExcelSource(_SourceBase):
         run, last_empty, filled = 0, 0, 0  # last_empty: sheet row
         expected = self.header_row + 1  # the next sheet row
         while True:
+            not_fast = None
             try:
                 part = next(parts, None)
             except _NotFast as exc:
-                if last_empty != expected - 1:
-                    run = 0
-                yield from self._batches(
-                    self._raw_rows(),
-                    self._sheet().height,
-                    start=exc.first_row,
-                    empty_run=run,
-                    data_rows=filled,
-                )
+                not_fast, part = exc, None
+            if part is None and not_fast is None:
                 return
-            if part is None:
-                return
-            first_row, frame = part
-            if first_row > expected:  # rows with no value between two parts
+            first_row = not_fast.first_row if not_fast else part[0]
+            if first_row > expected:  # rows with no value before this part
                 gap = first_row - expected
                 run = run + gap if last_empty == expected - 1 else gap
                 last_empty = first_row - 1
                 if run >= limit:
                     return
+            elif last_empty != first_row - 1:
+                run = 0
+            if not_fast is not None:
+                yield from self._batches(
+                    self._raw_rows(),
+                    self._sheet().height,
+                    start=first_row,
+                    empty_run=run,
+                    data_rows=filled,
+                )
+                return
+            frame = part[1]
             empty = frame.get_column("_empty")
             frame = frame.drop("_empty")
             cut = frame.height
@@ -1239,7 +1243,14 @@ def _read_ahead(
         and sizes.get("xl/sharedStrings.xml", 0) <= _PARTS_MAX_STRINGS
         and width <= 26
     ):
-        return _PartsRead(path, sheet_index, sheet, width, SheetScanner(outside))
+        import tempfile
+
+        try:
+            directory = tempfile.TemporaryDirectory(prefix="ordersync-xlsx-")
+        except OSError:
+            return _ReadAhead(path, sheet)  # no room for the copies
+        scanner = SheetScanner(outside)
+        return _PartsRead(path, sheet_index, sheet, width, scanner, directory)
     return _ReadAhead(path, sheet)
 
 
@@ -1298,8 +1309,8 @@ class _PartsRead:
         sheet: str,
         width: int,
         scanner: SheetScanner,
+        directory: Any,
     ) -> None:
-        import tempfile
         from concurrent.futures import ThreadPoolExecutor
 
         self.sheet = sheet
@@ -1307,7 +1318,7 @@ class _PartsRead:
         self._width = width
         self._mark = secrets.token_hex(8)
         self._closed = False
-        self._dir = tempfile.TemporaryDirectory(prefix="ordersync-xlsx-")
+        self._dir = directory  # a TemporaryDirectory for the copies
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="xlsx-read-ahead")
         self._parts: list[tuple[int, Any]] = []  # (anchor row or 0, future)
         self._frames: dict[int, Any] = {}  # parsed, not yet taken
@@ -1330,9 +1341,13 @@ class _PartsRead:
                         self.close()
                         raise
                     split = False  # the whole read below
-                for _ in blocks:  # what the parts did not take, to the scan
-                    pass
-                self.scan = scanner.finish()
+                try:
+                    for _ in blocks:  # what the parts did not take, to the scan
+                        pass
+                    self.scan = scanner.finish()
+                except Exception:
+                    self.close()
+                    raise
         if not split or not self._complete:  # rows may be missing: read it whole
             self._drop()
             self._closed = False

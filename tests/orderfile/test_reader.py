@@ -689,3 +689,80 @@ def test_a_sheet_that_cannot_be_cut_into_all_parts_is_read_whole(tmp_path, in_pa
     got = _frame_rows(source)
     assert got == _reference_rows(open_source(path))
     assert len(got) == 1999
+
+
+def _cell(ref, text):
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+def test_rows_missing_before_a_part_read_per_row_count_as_empty(tmp_path, in_parts):
+    # Rows 601-999 are not in the XML, a cut falls right after row 600 (its long
+    # cell), and the part from row 1000 needs the per-row read: the run of empty
+    # rows still ends the data at row 600, as the per-row read ends it.
+    from .test_sniff import _sheet_workbook
+
+    rows = [f'<row r="1">{_cell("A1", "id")}{_cell("B1", "note")}</row>']
+    for n in [*range(2, 601), *range(1000, 1401)]:
+        note = "y" * 32000 if n == 600 else "true" if n == 1000 else "x"
+        rows.append(
+            f'<row r="{n}">{_cell(f"A{n}", f"o-{n}")}{_cell(f"B{n}", note)}</row>'
+        )
+    path = _sheet_workbook(tmp_path, "g.xlsx", "".join(rows))
+    limits = Limits(max_empty_run=100)
+    source = open_source(path, limits=limits, read_ahead=True)
+    assert in_parts == [PARTS] and 999 in [a for a, _ in source._ahead._parts]
+    reference = [n for n, _ in open_source(path, limits=limits).iter_rows()]
+    assert reference[-1] == 600
+    assert _frame_or_rows(source) == _reference_rows(open_source(path, limits=limits))
+
+
+def _frame_or_rows(source):
+    from ordersync.orderfile.reader import cell_to_text
+
+    out = []
+    for batch in source.iter_batches(fast=True):
+        if batch.frame is None:
+            out += [(n, [cell_to_text(v) for v in values]) for n, values in batch.rows]
+            continue
+        for offset, values in enumerate(batch.frame.rows()):
+            if any(values):
+                cells = ["" if v is None else v for v in values]
+                out.append((batch.first_row + offset, cells))
+    return out
+
+
+def test_a_damaged_sheet_cut_short_leaves_no_thread_or_file(
+    tmp_path, in_parts, monkeypatch
+):
+    # The rows go on unnumbered past a cut, so the parts stop there and the rest
+    # of the XML goes to the scan, which finds the damage: all is dropped.
+    import tempfile
+    import threading
+
+    from .test_sniff import _forged, _sheet_workbook
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+
+    def row(n):
+        number = f' r="{n}"' if n < 200 else ""
+        return f"<row{number}>{_cell(f'A{n}', f'o-{n}')}</row>"
+
+    rows = "".join(row(n) for n in range(1, 2000)).replace("o-1<", "id<", 1)
+    forged = tmp_path / "forged.xlsx"
+    _forged(_sheet_workbook(tmp_path, "u.xlsx", rows), forged, "crc", 1)
+    with pytest.raises(SourceError) as caught:
+        open_source(forged, read_ahead=True)
+    assert caught.value.code == "file_damaged"
+    assert not any((tmp_path / "tmp").iterdir())
+    assert not [t for t in threading.enumerate() if "xlsx-read-ahead" in t.name]
+
+
+def test_no_room_for_the_parts_reads_the_sheet_whole(tmp_path, in_parts, monkeypatch):
+    import tempfile
+
+    path = _every_kind_of_cell(tmp_path / "r.xlsx")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    source = open_source(path, read_ahead=True)
+    assert isinstance(source._ahead, reader_module._ReadAhead)
+    assert _frame_rows(source) == _reference_rows(open_source(path))
