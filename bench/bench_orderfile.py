@@ -134,18 +134,12 @@ def ensure(path: Path, rows: int, xlsx: bool = False) -> Path:
     return path
 
 
-def best(task: str, runs: int, *args: str) -> dict[str, float | str]:
-    """Return the fastest of ``runs`` runs, with the median time and the highest
-    RSS seen."""
-    return _summary([measure_rss(task, *args) for _ in range(runs)])
-
-
 def paired(
     runs: int, baseline: tuple[str, ...], task: tuple[str, ...]
 ) -> tuple[dict[str, float | str], dict[str, float | str]]:
     """Run the baseline and the task in turns, so that both meet the same
-    machine (its speed here drifts by 10-20% within minutes); return each one's
-    :func:`best` summary."""
+    machine (its speed here drifts by 20-40% within minutes); return for each the
+    fastest run, with the median time and the highest RSS seen."""
     results: tuple[list, list] = ([], [])
     for _ in range(runs):
         results[0].append(measure_rss(*baseline))

@@ -1250,7 +1250,7 @@ def _read_ahead(
         except OSError:
             return _ReadAhead(path, sheet)  # no room for the copies
         scanner = SheetScanner(outside)
-        return _PartsRead(path, sheet_index, sheet, width, scanner, directory)
+        return _PartsRead(path, part, sheet, width, scanner, directory)
     return _ReadAhead(path, sheet)
 
 
@@ -1305,7 +1305,7 @@ class _PartsRead:
     def __init__(
         self,
         path: Path,
-        sheet_index: int,
+        part: str,
         sheet: str,
         width: int,
         scanner: SheetScanner,
@@ -1326,28 +1326,24 @@ class _PartsRead:
         self._complete = False  # the last part was written
         split = True
         with zipfile.ZipFile(path) as archive:
-            part = sheet_part(archive, sheet_index)
-            if part is None:
-                split = False
-            else:
-                blocks = _Fed(inflated(path, archive, part, _PART_BLOCK), scanner)
-                try:
-                    for anchor, copy in self._split(archive, part, blocks):
-                        index = len(self._parts)
-                        future = self._pool.submit(self._read, index, copy)
-                        self._parts.append((anchor, future))
-                except Exception:
-                    if blocks.error is not None:  # the XML is damaged
-                        self.close()
-                        raise
-                    split = False  # the whole read below
-                try:
-                    for _ in blocks:  # what the parts did not take, to the scan
-                        pass
-                    self.scan = scanner.finish()
-                except Exception:
+            blocks = _Fed(inflated(path, archive, part, _PART_BLOCK), scanner)
+            try:
+                for anchor, copy in self._split(archive, part, blocks):
+                    index = len(self._parts)
+                    future = self._pool.submit(self._read, index, copy)
+                    self._parts.append((anchor, future))
+            except Exception:
+                if blocks.error is not None:  # the XML is damaged
                     self.close()
                     raise
+                split = False  # the whole read below
+            try:
+                for _ in blocks:  # what the parts did not take, to the scan
+                    pass
+                self.scan = scanner.finish()
+            except Exception:
+                self.close()
+                raise
         if not split or not self._complete:  # rows may be missing: read it whole
             self._drop()
             self._closed = False
@@ -1481,10 +1477,11 @@ class _Fed:
 
 
 class _Copy:
-    """A stored copy of a workbook whose sheet ``part`` the caller writes (the
-    parts :func:`_xlsx_head` leaves out are left out here too)."""
+    """A stored copy of a workbook, at ``path`` (a path or a binary file), whose
+    sheet ``part`` the caller writes; sheets other than it, drawings, media and
+    the like are left out."""
 
-    def __init__(self, archive: zipfile.ZipFile, part: str, path: Path) -> None:
+    def __init__(self, archive: zipfile.ZipFile, part: str, path: Any) -> None:
         self._archive, self._part, self._path = archive, part, path
 
     def __enter__(self) -> Any:
@@ -1606,12 +1603,8 @@ def _xlsx_head(
             return None
         head += b"</sheetData></worksheet>"
         out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as copy:
-            for info in archive.infolist():
-                if info.filename == part:
-                    copy.writestr(info.filename, bytes(head))
-                elif not info.filename.startswith(_SKIPPED_PARTS):
-                    copy.writestr(info.filename, archive.read(info))
+        with _Copy(archive, part, out) as sheet:
+            sheet.write(head)
         return out.getvalue(), True
 
 
@@ -1626,8 +1619,8 @@ _RUST_DATES = (
 def _exact_numbers(
     frame: Any,
     cells: dict[tuple[int, int], bytes],
-    first_row: int = 1,
-    end_row: int | None = None,
+    first_row: int,
+    end_row: int | None,
 ) -> Any:
     """Rewrite the listed (row, column) number cells of rows ``first_row`` up to
     ``end_row`` (the frame's first row is ``first_row``) from their XML text as

@@ -153,14 +153,7 @@ def test_long_shared_string_in_a_few_cells_is_accepted(write):
 def test_sheet_scan_keeps_a_cell_longer_than_its_read_block_whole(tmp_path):
     # A piece of XML with no closing tag must wait for the rest, not be cut
     # after five bytes ('<c r=' reads as a cell of unknown column).
-    from openpyxl import Workbook
-
     from ordersync.orderfile.sniff import outside_columns, scan_sheet
-
-    book = Workbook(write_only=True)
-    book.create_sheet("Orders").append(["id", "note"])
-    made = tmp_path / "made.xlsx"
-    book.save(made)
 
     def cell(ref, text):
         return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
@@ -170,14 +163,7 @@ def test_sheet_scan_keeps_a_cell_longer_than_its_read_block_whole(tmp_path):
         f'<row r="{n}">{cell(f"A{n}", a)}{cell(f"B{n}", b)}</row>'
         for n, (a, b) in enumerate(rows, start=1)
     )
-    path = tmp_path / "long.xlsx"
-    with zipfile.ZipFile(made) as src, zipfile.ZipFile(path, "w") as out:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == "xl/worksheets/sheet1.xml":
-                head = data[: data.index(b"<sheetData")]
-                data = head + f"<sheetData>{xml}</sheetData></worksheet>".encode()
-            out.writestr(info.filename, data, zipfile.ZIP_DEFLATED)
+    path = _sheet_workbook(tmp_path, "long.xlsx", xml)
 
     scan = scan_sheet(path, 0, outside_columns(0, 1))
     assert scan.inside
