@@ -539,7 +539,7 @@ def test_read_ahead_that_fails_falls_back_to_the_per_row_read(tmp_path, monkeypa
 # ----------------------------------------------- a big sheet read part by part
 
 # Every test below must see the sheet cut into all of them.
-PARTS = reader_module._PARTS
+PARTS = len(reader_module._PART_ENDS) + 1
 
 
 @pytest.fixture
@@ -760,3 +760,23 @@ def test_no_room_for_the_parts_reads_the_sheet_whole(tmp_path, in_parts, monkeyp
     source = open_source(path, read_ahead=True)
     assert isinstance(source._ahead, reader_module._ReadAhead)
     assert _frame_rows(source) == _reference_rows(open_source(path))
+
+
+def test_a_part_holding_first_rows_must_show_them_as_calamine_does(tmp_path):
+    import polars as pl
+
+    # The first parts are small: a later part may hold some of the first rows,
+    # and those are checked against calamine's as the first part's are.
+    path = _every_kind_of_cell(tmp_path / "f.xlsx")
+    source = open_source(path, read_ahead=True)
+    scan = source._scanned[source.sheet]
+    head = [
+        [reader_module._cell_text(v) for v in values]
+        for _, values in source._raw_rows(source._heads[source.sheet][0])
+    ]
+    part = pl.DataFrame([tuple(r) for r in head[9:40]], orient="row")
+    assert source._text_part(part, 10, 41, scan, head) is not None
+    changed = part.with_columns(pl.col(part.columns[2]).str.replace("$", " "))
+    assert source._text_part(changed, 10, 41, scan, head) is None
+    # Rows past the first ones are not compared.
+    assert source._text_part(changed, 301, 332, scan, head) is not None
