@@ -164,6 +164,61 @@ def write_xlsx(path: Path, n: int, seed: int = 42) -> Path:
     return path
 
 
+def to_shared_strings(source: Path, path: Path) -> Path:
+    """Copy an XLSX written by :func:`write_xlsx` (openpyxl keeps text in the
+    cells) as Excel saves it: text in a shared-strings table, in the order first
+    used, and no empty cells."""
+    import re
+    import zipfile
+
+    sheet_name = "xl/worksheets/sheet1.xml"
+    cell = re.compile(
+        rb'<c r="([A-Z]+\d+)"( s="\d+")? t="inlineStr"(?: />|><is>(<t[^>]*>.*?</t>)</is></c>)'
+    )
+    strings: dict[bytes, int] = {}
+
+    def shared(match: re.Match[bytes]) -> bytes:
+        if match.group(3) is None:
+            return b""
+        index = strings.setdefault(match.group(3), len(strings))
+        return b'<c r="%s"%s t="s"><v>%d</v></c>' % (
+            match.group(1),
+            match.group(2) or b"",
+            index,
+        )
+
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(
+        path, "w", zipfile.ZIP_DEFLATED
+    ) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == sheet_name:
+                data = cell.sub(shared, data)
+            elif info.filename == "[Content_Types].xml":
+                data = data.replace(
+                    b"</Types>",
+                    b'<Override PartName="/xl/sharedStrings.xml" ContentType="'
+                    b"application/vnd.openxmlformats-officedocument.spreadsheetml"
+                    b'.sharedStrings+xml" /></Types>',
+                )
+            elif info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(
+                    b"</Relationships>",
+                    b'<Relationship Type="http://schemas.openxmlformats.org/'
+                    b'officeDocument/2006/relationships/sharedStrings" '
+                    b'Target="sharedStrings.xml" Id="rIdShared" /></Relationships>',
+                )
+            out.writestr(info.filename, data)
+        table = b"".join(b"<si>%s</si>" % text for text in strings)
+        out.writestr(
+            "xl/sharedStrings.xml",
+            b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+            b' uniqueCount="%d">%s</sst>' % (len(strings), table),
+        )
+    return path
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("path", type=Path)

@@ -781,13 +781,11 @@ class ExcelSource(_SourceBase):
         # name -> (calamine sheet of the first rows, whether rows were cut off)
         self._heads: dict[str, tuple[Any, bool] | None] = {}
         self._scanned: dict[str, SheetScan] = {}
-        try:
-            self._book = calamine.CalamineWorkbook.from_path(str(path))
+        self._whole: Any = None  # python-calamine's workbook, opened when needed
+        metadata = _sheets_only(path) if kind == XLSX else None
+        if metadata is None:
             metadata = self._book.sheets_metadata
-        except calamine.PasswordError as exc:
-            raise SourceError("file_encrypted") from exc
-        except Exception as exc:
-            raise _excel_error(exc) from exc
+        self._names = [m.name for m in metadata]
         worksheets = [
             m for m in metadata if m.typ == calamine.SheetTypeEnum.WorkSheet
         ] or list(metadata)
@@ -801,6 +799,21 @@ class ExcelSource(_SourceBase):
                 self._ahead.close()
                 self._ahead = None
             raise
+
+    @property
+    def _book(self) -> Any:
+        """python-calamine's workbook, opened when first needed: opening it parses
+        all the shared strings, which the fast read of a big sheet does not use."""
+        if self._whole is None:
+            import python_calamine as calamine
+
+            try:
+                self._whole = calamine.CalamineWorkbook.from_path(str(self.path))
+            except calamine.PasswordError as exc:
+                raise SourceError("file_encrypted") from exc
+            except Exception as exc:
+                raise _excel_error(exc) from exc
+        return self._whole
 
     def _open_sheet(
         self, metadata: Any, worksheets: Any, sheet: str | None, header_row: int | None
@@ -820,7 +833,7 @@ class ExcelSource(_SourceBase):
                 "sheet_not_found", sheet=sheet, sheets=", ".join(self.sheets)
             )
         self.sheet = sheet
-        self._sheet_index = [m.name for m in metadata].index(sheet)
+        self._sheet_index = self._names.index(sheet)
         head = self._head()
         if header_row is None:
             header_row = detect_header_row(head, limits.header_scan_rows)
@@ -909,7 +922,7 @@ class ExcelSource(_SourceBase):
         import python_calamine as calamine
 
         self._heads[name] = None
-        index = [m.name for m in self._book.sheets_metadata].index(name)
+        index = self._names.index(name)
         try:
             copy = _xlsx_head(self.path, index, _HEAD_ROWS, _HEAD_BYTES)
             if copy is None:
@@ -1479,17 +1492,26 @@ class _Fed:
 
 class _Copy:
     """A stored copy of a workbook, at ``path`` (a path or a binary file), whose
-    sheet ``part`` the caller writes; sheets other than it, drawings, media and
-    the like are left out."""
+    sheet ``part`` the caller writes, with ``strings`` as its shared strings when
+    given; sheets other than it, drawings, media and the like are left out."""
 
-    def __init__(self, archive: zipfile.ZipFile, part: str, path: Any) -> None:
+    def __init__(
+        self,
+        archive: zipfile.ZipFile,
+        part: str,
+        path: Any,
+        strings: bytes | None = None,
+    ) -> None:
         self._archive, self._part, self._path = archive, part, path
+        self._strings = strings  # the shared strings to write instead
 
     def __enter__(self) -> Any:
         self._zip = zipfile.ZipFile(self._path, "w", zipfile.ZIP_STORED)
         for info in self._archive.infolist():
             name = info.filename
-            if name != self._part and not name.startswith(_SKIPPED_PARTS):
+            if name == _SHARED_STRINGS and self._strings is not None:
+                self._zip.writestr(name, self._strings)
+            elif name != self._part and not name.startswith(_SKIPPED_PARTS):
                 with self._archive.open(name) as src, self._zip.open(name, "w") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
         self._sheet = self._zip.open(self._part, "w", force_zip64=True)
@@ -1575,6 +1597,26 @@ _SKIPPED_PARTS = (
 )
 
 
+def _sheets_only(path: Path) -> Any:
+    """Return python-calamine's list of the sheets of an XLSX, read from a copy
+    without its sheets and shared strings, or None when that copy cannot be read
+    (the whole workbook then tells why)."""
+    import python_calamine as calamine
+
+    try:
+        out = io.BytesIO()
+        with zipfile.ZipFile(path) as archive, zipfile.ZipFile(out, "w") as copy:
+            for info in archive.infolist():
+                name = info.filename
+                if name != _SHARED_STRINGS and not name.startswith(_SKIPPED_PARTS):
+                    with archive.open(name) as src, copy.open(name, "w") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+        out.seek(0)
+        return calamine.CalamineWorkbook.from_filelike(out).sheets_metadata
+    except Exception:
+        return None
+
+
 def _xlsx_head(
     path: Path, sheet_index: int, rows: int, limit: int, *, last_row: int = -1
 ) -> tuple[bytes, bool] | None:
@@ -1621,10 +1663,80 @@ def _xlsx_head(
         if b"<sheetData" not in head or _PREFIXED_TAG.search(head):
             return None
         head += b"</sheetData></worksheet>"
+        strings = None
+        if last_row < 0 and _SHARED_STRINGS in archive.NameToInfo:
+            compact = _head_strings(archive, bytes(head))
+            if compact is not None:
+                head, strings = compact
         out = io.BytesIO()
-        with _Copy(archive, part, out) as sheet:
+        with _Copy(archive, part, out, strings) as sheet:
             sheet.write(head)
         return out.getvalue(), True
+
+
+def _head_strings(archive: zipfile.ZipFile, head: bytes) -> tuple[bytes, bytes] | None:
+    """Return the first rows' XML with its shared-string cells renumbered, and a
+    shared-strings table of only the strings they use; None when a cell or the
+    table is written in a way this does not follow (the copy then takes the
+    whole table).
+
+    Excel keeps every text of a workbook in one table, often a million strings
+    (30 MB) for a big export: copied whole, calamine would parse all of them for
+    300 rows. Tables list strings in the order first used, so those of the first
+    rows are near its start, and only that much of it is read.
+    """
+    numbers: dict[int, int] = {}  # index in the table -> index in the copy
+
+    def renumber(match: re.Match[bytes]) -> bytes:
+        number = numbers.setdefault(int(match.group(2)), len(numbers))
+        return b"%s<v>%d</v>" % (match.group(1), number)
+
+    head, cells = _SHARED_CELL.subn(renumber, head)
+    if cells != len(_SHARED_TYPE.findall(head)) or not numbers:
+        return None  # a shared-string cell not written as <c t="s"><v>N</v>
+    last = max(numbers)
+    if last >= _HEAD_MAX_STRING:
+        return None
+    found: list[bytes] = []
+    data = opening = b""
+    with archive.open(_SHARED_STRINGS) as fh:
+        while len(found) <= last:
+            block = fh.read(1 << 16)
+            if not block:
+                return None  # fewer strings than the cells use
+            data += block
+            if not opening:
+                match = _SST_OPEN.match(data)
+                if match is None:
+                    if len(data) > 4096:
+                        return None
+                    continue
+                # Its counts would be wrong for the copy (calamine sizes by them).
+                opening = _SST_COUNTS.sub(b"", match.group(1))
+                data = data[match.end() :]
+            end = 0
+            for match in _SHARED_STRING.finditer(data):
+                if data[end : match.start()].strip():
+                    return None  # something else between the strings
+                found.append(match.group())
+                end = match.end()
+            data = data[end:]
+    table = b"".join(found[n] for n in numbers)  # in the copy's order
+    return head, b"%s%s</sst>" % (opening, table)
+
+
+# calamine reads the shared strings from this part, whatever the relationships say.
+_SHARED_STRINGS = "xl/sharedStrings.xml"
+_SHARED_CELL = re.compile(rb'(<c\b[^>]*?\bt="s"[^>]*>)<v>(\d+)</v>')
+_SHARED_TYPE = re.compile(rb"""\bt=["']s["']""")
+_SST_OPEN = re.compile(
+    rb'((?:\xef\xbb\xbf)?(?:<\?xml[^>]*\?>)?\s*<sst xmlns="http://schemas'
+    rb'\.openxmlformats\.org/spreadsheetml/2006/main"[^>]*>)'
+)
+_SST_COUNTS = re.compile(rb'\s(?:count|uniqueCount)="\d*"')
+_SHARED_STRING = re.compile(rb"<si>.*?</si>", re.S)
+# Past this index, the copy takes the whole table (its parse is then no slower).
+_HEAD_MAX_STRING = 200_000
 
 
 # How fastexcel prints a date-only cell, a fraction of a second, a time of day or a

@@ -344,14 +344,14 @@ def test_rows_with_only_formatting_after_the_data_are_not_parsed(tmp_path):
     scan = scan_sheet(path, 0)
     assert (scan.last_row, scan.rows) == (401, 6000)
     source = open_source(path)
-    source._book = _NoWholeSheet()
+    source._whole = _NoWholeSheet()
     assert [n for n, _ in source.iter_rows()] == list(range(2, 402))
 
 
 def test_value_after_a_short_formatted_gap_is_still_read(tmp_path):
     path = _styled_tail_workbook(tmp_path / "g.xlsx", 400, 6000, later=700)
     source = open_source(path)
-    source._book = _NoWholeSheet()
+    source._whole = _NoWholeSheet()
     rows = list(source.iter_rows())
     assert rows[-1] == (700, ["", "late@example.ru"])
 
@@ -780,3 +780,100 @@ def test_a_part_holding_first_rows_must_show_them_as_calamine_does(tmp_path):
     assert source._text_part(changed, 10, 41, scan, head) is None
     # Rows past the first ones are not compared.
     assert source._text_part(changed, 301, 332, scan, head) is not None
+
+
+# ---------------------------------- a workbook that keeps its text in one table
+
+
+@pytest.fixture
+def shared_strings(tmp_path):
+    """The same 1,000 messy orders, with text in the cells (as openpyxl writes)
+    and in a shared-strings table (as Excel saves)."""
+    from .test_fast import gen
+
+    inline = gen.write_xlsx(tmp_path / "inline.xlsx", 1000, seed=5)
+    return inline, gen.to_shared_strings(inline, tmp_path / "shared.xlsx")
+
+
+def _table(path) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return archive.read("xl/sharedStrings.xml")
+
+
+def test_the_first_rows_copy_only_the_shared_strings_they_use(shared_strings):
+    import io
+
+    inline, shared = shared_strings
+    data, cut = reader_module._xlsx_head(shared, 0, 300, 1 << 20)
+    used = _table(io.BytesIO(data)).count(b"<si>")
+    assert cut and 300 < used < _table(shared).count(b"<si>") // 2
+    source = open_source(shared)
+    assert source.columns == open_source(inline).columns
+    assert source.preview(300) == open_source(inline).preview(300)
+    # The copy's table keeps the original's opening tag, without its counts.
+    assert b"uniqueCount" in _table(shared) and b"uniqueCount" not in _table(
+        io.BytesIO(data)
+    )
+
+
+def test_first_rows_whose_strings_cannot_be_picked_take_the_whole_table(
+    shared_strings, monkeypatch
+):
+    import io
+
+    inline, shared = shared_strings
+    reference = open_source(inline).preview(300)
+    monkeypatch.setattr(reader_module, "_HEAD_MAX_STRING", 10)  # used far on
+    data, _ = reader_module._xlsx_head(shared, 0, 300, 1 << 20)
+    assert _table(io.BytesIO(data)) == _table(shared)
+    assert open_source(shared).preview(300) == reference
+
+
+@pytest.mark.parametrize(
+    ("cell", "table"),
+    [
+        ('<c r="A2" t="s">\n<v>1</v></c>', "<si><t>id</t></si><si><t>x</t></si>"),
+        (
+            '<c r="A2" t="s"><f>B9</f><v>1</v></c>',
+            "<si><t>id</t></si><si><t>x</t></si>",
+        ),
+        ('<c r="A2" t="s"><v>1</v></c>', "<si><t>id</t></si><si/>"),
+        ('<c r="A2" t="s"><v>2</v></c>', "<si><t>id</t></si><si><t>x</t></si>"),
+        ('<c r="A2" t="s"><v>1</v></c>', "<si><t>id</t></si><x/><si><t>x</t></si>"),
+    ],
+    ids=["spaced", "formula", "self-closed", "past-the-end", "not-a-string"],
+)
+def test_shared_strings_written_otherwise_leave_the_head_as_it_is(cell, table):
+    import io
+    import zipfile
+
+    sst = (
+        '<?xml version="1.0"?>\n<sst xmlns="http://schemas.openxmlformats.org/'
+        f'spreadsheetml/2006/main" count="2">{table}</sst>'
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("xl/sharedStrings.xml", sst)
+    head = f'<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2">{cell}</row>'
+    with zipfile.ZipFile(buffer) as archive:
+        assert reader_module._head_strings(archive, head.encode()) is None
+        # Written as Excel does, the same strings are picked and renumbered.
+        plain = head.replace(cell, '<c r="A2" t="s"><v>1</v></c>').encode()
+        if b"<si/>" not in sst.encode() and b"<x/>" not in sst.encode():
+            renumbered, picked = reader_module._head_strings(archive, plain)
+            assert renumbered == plain
+            assert picked.endswith(b'main"><si><t>id</t></si><si><t>x</t></si></sst>')
+
+
+def test_a_big_shared_strings_sheet_read_fast_never_parses_the_whole_table(
+    shared_strings,
+):
+    inline, shared = shared_strings
+    source = open_source(shared, read_ahead=True)
+    rows = _frame_rows(source)
+    assert source._whole is None  # python-calamine's workbook was not opened
+    assert rows == _reference_rows(open_source(inline))
+    # The per-row read opens it when needed, with the same rows.
+    assert _reference_rows(open_source(shared)) == rows
