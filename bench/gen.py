@@ -173,7 +173,8 @@ def to_shared_strings(source: Path, path: Path) -> Path:
 
     sheet_name = "xl/worksheets/sheet1.xml"
     cell = re.compile(
-        rb'<c r="([A-Z]+\d+)"( s="\d+")? t="inlineStr"(?: />|><is>(<t[^>]*>.*?</t>)</is></c>)'
+        rb'<c r="([A-Z]+\d+)"( s="\d+")? t="inlineStr"'
+        rb"(?: />|><is>(<t[^>]*>.*?</t>)</is></c>)"
     )
     strings: dict[bytes, int] = {}
 
@@ -187,9 +188,10 @@ def to_shared_strings(source: Path, path: Path) -> Path:
             index,
         )
 
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(
-        path, "w", zipfile.ZIP_DEFLATED
-    ) as out:
+    with (
+        zipfile.ZipFile(source) as src,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
         for info in src.infolist():
             data = src.read(info)
             if info.filename == sheet_name:
