@@ -238,10 +238,11 @@ def test_inflated_gives_what_zipfile_gives(tmp_path, block):
             assert len(pieces) > 1
 
 
-def _forged(path, out, field: str, delta: int) -> None:
-    # Change one field of the sheet's central directory entry (what ZipInfo holds).
+def _forged(
+    path, out, field: str, delta: int, name: bytes = b"xl/worksheets/sheet1.xml"
+) -> None:
+    # Change one field of a member's central directory entry (what ZipInfo holds).
     data = bytearray(path.read_bytes())
-    name = b"xl/worksheets/sheet1.xml"
     at = 0
     while True:
         at = data.index(b"PK\x01\x02", at + 1)
@@ -288,3 +289,36 @@ def test_big_sheet_whose_xml_fails_its_crc_is_reported_damaged(tmp_path):
     forged = tmp_path / "forged.xlsx"
     _forged(_sheet_workbook(tmp_path, "ok.xlsx", body), forged, "crc", 1)
     assert _code(forged) == "file_damaged"
+
+
+@pytest.mark.parametrize(
+    ("member", "damage"),
+    [
+        ("xl/sharedStrings.xml", "crc"),
+        ("xl/sharedStrings.xml", "deflate"),
+        ("[Content_Types].xml", "deflate"),
+    ],
+)
+def test_a_damaged_part_of_a_workbook_is_reported_damaged(tmp_path, member, damage):
+    # A deflate stream that cannot be inflated (zlib's error, or ISA-L's for
+    # the shared strings) is the file's damage, not an error of ours.
+    from ordersync.orderfile.sniff import Limits, detect_kind
+
+    from .test_fast import gen
+
+    inline = gen.write_xlsx(tmp_path / "i.xlsx", 2000, seed=3)
+    shared = gen.to_shared_strings(inline, tmp_path / "s.xlsx")
+    damaged = tmp_path / "damaged.xlsx"
+    if damage == "crc":
+        _forged(shared, damaged, "crc", 1, member.encode())
+    else:
+        with zipfile.ZipFile(shared) as archive:
+            info = archive.getinfo(member)
+        data = bytearray(shared.read_bytes())
+        start = info.header_offset + 30 + len(info.filename.encode())
+        middle = start + info.compress_size // 2
+        data[middle : middle + 16] = b"\xff" * 16
+        damaged.write_bytes(bytes(data))
+    with pytest.raises(SourceError) as caught:
+        detect_kind(damaged, Limits())
+    assert caught.value.code == "file_damaged"
