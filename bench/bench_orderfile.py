@@ -286,6 +286,7 @@ def bench_xlsx(args: argparse.Namespace, out: str, report: str) -> None:
     # The same rows as Excel saves them: text in one shared-strings table.
     shared = DATA / "orderfile_200k_shared.xlsx"
     if not shared.exists():
+        sys.path.insert(0, str(BENCH))
         import gen
 
         print(f"generating {shared.name} (shared strings)...", flush=True)

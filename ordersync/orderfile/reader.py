@@ -793,7 +793,7 @@ class ExcelSource(_SourceBase):
         if not self.sheets:
             raise SourceError("no_sheets")
         try:
-            self._open_sheet(metadata, worksheets, sheet, header_row)
+            self._open_sheet(worksheets, sheet, header_row)
         except BaseException:
             if self._ahead is not None:  # started for a sheet that cannot be read
                 self._ahead.close()
@@ -816,7 +816,7 @@ class ExcelSource(_SourceBase):
         return self._whole
 
     def _open_sheet(
-        self, metadata: Any, worksheets: Any, sheet: str | None, header_row: int | None
+        self, worksheets: Any, sheet: str | None, header_row: int | None
     ) -> None:
         import python_calamine as calamine
 
@@ -856,8 +856,9 @@ class ExcelSource(_SourceBase):
             head = self._head_sheet(name)
             if head is not None and head[0].height > 0:
                 return name
+            book = self._book  # a workbook that cannot be opened is reported
             try:
-                sheet = self._book.get_sheet_by_name(name)
+                sheet = book.get_sheet_by_name(name)
             except Exception:  # noqa: S112 - try the next sheet
                 continue
             if sheet.height > 0:
@@ -874,6 +875,8 @@ class ExcelSource(_SourceBase):
         try:
             if sheet is None:
                 sheet = self._book.get_sheet_by_name(self.sheet)
+        except SourceError:
+            raise  # the workbook itself, reported in calamine's words
         except Exception as exc:
             raise _excel_error(exc) from exc
         self._loaded = (self.sheet, sheet)
@@ -1562,8 +1565,9 @@ _HEAD_ROWS = 300
 _HEAD_BYTES = 32 << 20
 # A sheet with this much XML (about 15,000 rows of 13 columns) is read in parts.
 _PARTS_FROM_BYTES = 8 << 20
-# Shared strings up to this size are parsed with each part: a 30 MB table of a
-# million strings made a 200,000-row sheet read in 8 parts 30% slower than whole.
+# Shared strings up to this size are parsed with each part (each of the 14): a
+# 30 MB table of a million strings made a 200,000-row sheet read in 8 parts 30%
+# slower than whole.
 _PARTS_MAX_STRINGS = 1 << 20
 # Where the parts of a big sheet end, as shares of its XML: the first parts are
 # small so the parse starts soon after the scan does, the last ones so that little
@@ -1705,6 +1709,8 @@ def _head_strings(archive: zipfile.ZipFile, head: bytes) -> tuple[bytes, bytes] 
             if not block:
                 return None  # fewer strings than the cells use
             data += block
+            if len(data) > _HEAD_STRING_BYTES:
+                return None  # strings written otherwise, or one far too long
             if not opening:
                 match = _SST_OPEN.match(data)
                 if match is None:
@@ -1728,7 +1734,8 @@ def _head_strings(archive: zipfile.ZipFile, head: bytes) -> tuple[bytes, bytes] 
 # calamine reads the shared strings from this part, whatever the relationships say.
 _SHARED_STRINGS = "xl/sharedStrings.xml"
 _SHARED_CELL = re.compile(rb'(<c\b[^>]*?\bt="s"[^>]*>)<v>(\d+)</v>')
-_SHARED_TYPE = re.compile(rb"""\bt=["']s["']""")
+# Any shared-string cell, however written: one _SHARED_CELL misses is counted here.
+_SHARED_TYPE = re.compile(rb"""\bt\s*=\s*["']s["']""")
 _SST_OPEN = re.compile(
     rb'((?:\xef\xbb\xbf)?(?:<\?xml[^>]*\?>)?\s*<sst xmlns="http://schemas'
     rb'\.openxmlformats\.org/spreadsheetml/2006/main"[^>]*>)'
@@ -1737,6 +1744,8 @@ _SST_COUNTS = re.compile(rb'\s(?:count|uniqueCount)="\d*"')
 _SHARED_STRING = re.compile(rb"<si>.*?</si>", re.S)
 # Past this index, the copy takes the whole table (its parse is then no slower).
 _HEAD_MAX_STRING = 200_000
+# More table than this read without a whole string in it: the table is copied.
+_HEAD_STRING_BYTES = 4 << 20
 
 
 # How fastexcel prints a date-only cell, a fraction of a second, a time of day or a

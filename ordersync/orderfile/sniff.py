@@ -19,11 +19,14 @@ from isal import isal_zlib
 from .errors import LimitExceededError, SourceError
 
 # What reading a damaged ZIP member raises: a bad header or CRC, a deflate
-# stream zlib or ISA-L cannot inflate, a member cut short.
+# stream zlib or ISA-L cannot inflate, a member cut short; zipfile's RuntimeError
+# and NotImplementedError: an encrypted member, an unknown compression method.
 _DAMAGED = (
     KeyError,
     EOFError,
     OSError,
+    RuntimeError,
+    NotImplementedError,
     zipfile.BadZipFile,
     zlib.error,
     isal_zlib.error,
@@ -157,7 +160,7 @@ def _check_workbook(
     try:
         types = archive.read("[Content_Types].xml")[:200_000]
     except _DAMAGED as exc:
-        raise SourceError("file_damaged", detail="no content types") from exc
+        raise SourceError("file_damaged", detail="content types") from exc
     if "xl/vbaProject.bin" in names or b"macroEnabled" in types:
         raise SourceError("file_macro_enabled")
     sizes = {i.filename: i.file_size for i in infos}

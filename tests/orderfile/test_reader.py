@@ -203,7 +203,8 @@ def test_long_run_of_empty_rows_ends_the_sheet(tmp_path):
     assert [n for n, _ in source.iter_rows()] == [2]
 
 
-def _with_shared_strings(path, payload: str):
+def _with_shared_strings(path, payload: str, rows: str | None = None):
+    import re
     import zipfile
 
     book = Workbook()
@@ -219,6 +220,13 @@ def _with_shared_strings(path, payload: str):
                     b'<c r="A2" t="inlineStr"><is><t>a</t></is></c>',
                     b'<c r="A2" t="s"><v>0</v></c>',
                 )
+                if rows is not None:
+                    data = re.sub(
+                        rb"<sheetData>.*</sheetData>",
+                        f"<sheetData>{rows}</sheetData>".encode(),
+                        data,
+                        flags=re.S,
+                    )
             out.writestr(item, data)
         out.writestr("xl/sharedStrings.xml", payload)
     return path
@@ -247,6 +255,33 @@ def test_entities_in_a_workbook_are_refused_without_expanding_them(tmp_path, pay
     with pytest.raises(SourceError) as caught:
         open_source(path)
     assert caught.value.code == "file_damaged"
+    # In calamine's words, as when the workbook was opened up front.
+    assert caught.value.params["detail"] == "XmlError"
+
+
+def test_a_table_damaged_past_the_first_rows_is_reported_by_the_full_read(tmp_path):
+    # The first rows take only the strings they use, and the whole workbook is
+    # opened by the read that needs it: the damage shows there, in calamine's words.
+    strings = "".join(f"<si><t>s{i}</t></si>" for i in range(400))
+    rows = "".join(
+        f'<row r="{n}"><c r="A{n}" t="s"><v>{n - 1}</v></c><c r="B{n}"><v>{n}</v></c>'
+        "</row>"
+        for n in range(1, 401)
+    )
+    path = _with_shared_strings(
+        tmp_path / "late.xlsx",
+        '<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/'
+        f'spreadsheetml/2006/main">{strings}<si><t>broken</si></sst>',
+        rows,
+    )
+    source = open_source(path, header_row=1)
+    assert source.preview(3)[0] == (2, ["s1", 2.0])
+    with pytest.raises(SourceError) as caught:
+        list(source.iter_rows())
+    assert (caught.value.code, caught.value.params) == (
+        "file_damaged",
+        {"detail": "XmlError"},
+    )
 
 
 def test_row_wider_than_the_column_cap_is_refused(write):
@@ -839,11 +874,12 @@ def test_first_rows_whose_strings_cannot_be_picked_take_the_whole_table(
             '<c r="A2" t="s"><f>B9</f><v>1</v></c>',
             "<si><t>id</t></si><si><t>x</t></si>",
         ),
-        ('<c r="A2" t="s"><v>1</v></c>', "<si><t>id</t></si><si/>"),
+        ('<c r="A2" t = "s"><v>1</v></c>', "<si><t>id</t></si><si><t>x</t></si>"),
+        ('<c r="A2" t="s"><v>1</v></c>', "<si><t>id</t></si><si/><si><t>x</t></si>"),
         ('<c r="A2" t="s"><v>2</v></c>', "<si><t>id</t></si><si><t>x</t></si>"),
         ('<c r="A2" t="s"><v>1</v></c>', "<si><t>id</t></si><x/><si><t>x</t></si>"),
     ],
-    ids=["spaced", "formula", "self-closed", "past-the-end", "not-a-string"],
+    ids=["spaced", "formula", "spaced-type", "self-closed", "past-the-end", "other"],
 )
 def test_shared_strings_written_otherwise_leave_the_head_as_it_is(cell, table):
     import io

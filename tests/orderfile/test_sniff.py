@@ -297,6 +297,8 @@ def test_big_sheet_whose_xml_fails_its_crc_is_reported_damaged(tmp_path):
         ("xl/sharedStrings.xml", "crc"),
         ("xl/sharedStrings.xml", "deflate"),
         ("[Content_Types].xml", "deflate"),
+        ("[Content_Types].xml", "encrypted"),
+        ("xl/sharedStrings.xml", "method"),
     ],
 )
 def test_a_damaged_part_of_a_workbook_is_reported_damaged(tmp_path, member, damage):
@@ -311,6 +313,23 @@ def test_a_damaged_part_of_a_workbook_is_reported_damaged(tmp_path, member, dama
     damaged = tmp_path / "damaged.xlsx"
     if damage == "crc":
         _forged(shared, damaged, "crc", 1, member.encode())
+    elif damage in ("encrypted", "method"):
+        # zipfile's RuntimeError (password required) and NotImplementedError.
+        data = bytearray(shared.read_bytes())
+        for signature, at_flag, at_method, at_name, header in (
+            (b"PK\x03\x04", 6, 8, 26, 30),
+            (b"PK\x01\x02", 8, 10, 28, 46),
+        ):
+            at = data.find(signature)
+            while at >= 0:
+                length = int.from_bytes(data[at + at_name : at + at_name + 2], "little")
+                if data[at + header : at + header + length] == member.encode():
+                    if damage == "encrypted":
+                        data[at + at_flag] |= 1
+                    else:
+                        data[at + at_method : at + at_method + 2] = b"\x63\x00"
+                at = data.find(signature, at + 4)
+        damaged.write_bytes(bytes(data))
     else:
         with zipfile.ZipFile(shared) as archive:
             info = archive.getinfo(member)
