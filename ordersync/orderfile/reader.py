@@ -1510,13 +1510,11 @@ class _Copy:
 
     def __enter__(self) -> Any:
         self._zip = zipfile.ZipFile(self._path, "w", zipfile.ZIP_STORED)
-        for info in self._archive.infolist():
-            name = info.filename
-            if name == _SHARED_STRINGS and self._strings is not None:
-                self._zip.writestr(name, self._strings)
-            elif name != self._part and not name.startswith(_SKIPPED_PARTS):
-                with self._archive.open(name) as src, self._zip.open(name, "w") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+        if self._strings is None:
+            _copy_parts(self._archive, self._zip, {self._part})
+        else:
+            _copy_parts(self._archive, self._zip, {self._part, _SHARED_STRINGS})
+            self._zip.writestr(_SHARED_STRINGS, self._strings)
         self._sheet = self._zip.open(self._part, "w", force_zip64=True)
         return self._sheet
 
@@ -1601,6 +1599,18 @@ _SKIPPED_PARTS = (
 )
 
 
+def _copy_parts(
+    archive: zipfile.ZipFile, copy: zipfile.ZipFile, leave_out: set[str]
+) -> None:
+    """Copy the parts of a workbook into ``copy`` (stored), but for its sheets,
+    drawings, media and the like, and the parts named in ``leave_out``."""
+    for info in archive.infolist():
+        name = info.filename
+        if name not in leave_out and not name.startswith(_SKIPPED_PARTS):
+            with archive.open(name) as src, copy.open(name, "w") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+
 def _sheets_only(path: Path) -> Any:
     """Return python-calamine's list of the sheets of an XLSX, read from a copy
     without its sheets and shared strings, or None when that copy cannot be read
@@ -1610,11 +1620,7 @@ def _sheets_only(path: Path) -> Any:
     try:
         out = io.BytesIO()
         with zipfile.ZipFile(path) as archive, zipfile.ZipFile(out, "w") as copy:
-            for info in archive.infolist():
-                name = info.filename
-                if name != _SHARED_STRINGS and not name.startswith(_SKIPPED_PARTS):
-                    with archive.open(name) as src, copy.open(name, "w") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
+            _copy_parts(archive, copy, {_SHARED_STRINGS})
         out.seek(0)
         return calamine.CalamineWorkbook.from_filelike(out).sheets_metadata
     except Exception:
