@@ -1534,16 +1534,21 @@ def _anchor_row(number: int, width: int, mark: str) -> bytes:
 
 def _fastexcel_frame(path: Path, sheet: str) -> Any:
     """Return fastexcel's read of ``sheet`` as a polars frame of text, or None
-    when fastexcel fails (the per-row read then reports it in its own words)."""
+    when fastexcel fails (the per-row read then reports it in its own words).
+
+    Read eagerly, fastexcel also builds the Arrow columns without the GIL and
+    hands them over through pyarrow; read lazily, it builds them when polars asks,
+    holding the GIL (0.28 s for 200,000 rows, while the sheet scan waits).
+    """
     try:
         import fastexcel
 
         loaded = fastexcel.read_excel(str(path)).load_sheet(
-            sheet, header_row=None, dtypes="string"
+            sheet, header_row=None, dtypes="string", eager=True
         )
         import polars as pl  # after the parse, which runs without the GIL
 
-        frame = pl.DataFrame(loaded)
+        frame = pl.from_arrow(loaded)
         del loaded  # before the memory release below, or it keeps the parse
         return frame
     except Exception:

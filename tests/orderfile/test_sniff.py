@@ -2,6 +2,8 @@ import io
 import zipfile
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ordersync.orderfile import LimitExceededError, SourceError, open_source
 from ordersync.orderfile.sniff import Limits
@@ -168,6 +170,43 @@ def test_sheet_scan_keeps_a_cell_longer_than_its_read_block_whole(tmp_path):
     scan = scan_sheet(path, 0, outside_columns(0, 1))
     assert scan.inside
     assert (scan.last_row, scan.rows) == (4, 4)
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"<f", b"f", b"<", b"ff", b"<ff", b"<c>", b"a", b"<<f"]),
+        max_size=40,
+    ),
+    st.integers(min_value=0, max_value=3),
+)
+def test_formula_search_finds_what_a_plain_search_finds(pieces, probes):
+    import ordersync.orderfile.sniff as sniff
+
+    part = b"".join(pieces)
+    saved = sniff._FORMULA_PROBES
+    sniff._FORMULA_PROBES = probes  # few, so the search past them is tried too
+    try:
+        assert sniff._has_formula(part) == (b"<f" in part)
+    finally:
+        sniff._FORMULA_PROBES = saved
+
+
+def test_formula_without_value_after_many_other_fs_is_found(tmp_path):
+    # Thousands of cells whose text has an "f" come before the formula: the
+    # search for it goes past its probes and must still find it.
+    from ordersync.orderfile.sniff import _FORMULA_PROBES, scan_sheet
+
+    def cell(ref, text):
+        return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+    count = _FORMULA_PROBES + 500
+    xml = "".join(
+        f'<row r="{n}">{cell(f"A{n}", f"of{n}")}</row>' for n in range(1, count)
+    )
+    xml += f'<row r="{count}"><c r="A{count}"><f>A1&amp;"f"</f></c></row>'
+    path = _sheet_workbook(tmp_path, "fs.xlsx", xml)
+
+    assert scan_sheet(path, 0).formulas == {(count, 1)}
 
 
 def _sheet_workbook(tmp_path, name: str, sheet_data: str, after: str = "") -> object:
