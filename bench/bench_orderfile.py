@@ -55,10 +55,11 @@ for _ in book.get_sheet_by_index(0).iter_rows():
     n += 1
 print(n)
 """,
+    # The command line as a user runs it (python -m ordersync.orderfile.cli).
     "pipeline": """
-import sys
-from ordersync.orderfile.cli import main
-sys.exit(main([sys.argv[1], "--output", sys.argv[2], "--report", sys.argv[3]]))
+import runpy, sys
+sys.argv = ["check_orders", sys.argv[1], "--output", sys.argv[2], "--report", sys.argv[3]]
+runpy.run_module("ordersync.orderfile.cli", run_name="__main__")
 """,
     "preview": """
 import sys, time

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -83,4 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The process ends here. Freezing what is alive spares the interpreter's exit
+    # a garbage collection over all of it (30 ms with polars loaded, 2% of the
+    # 200,000-row bench workbook); the memory goes back with the process anyway.
+    gc.freeze()
+    sys.exit(code)
