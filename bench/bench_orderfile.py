@@ -58,7 +58,8 @@ print(n)
     # The command line as a user runs it (python -m ordersync.orderfile.cli).
     "pipeline": """
 import runpy, sys
-sys.argv = ["check_orders", sys.argv[1], "--output", sys.argv[2], "--report", sys.argv[3]]
+file, out, report = sys.argv[1:]
+sys.argv = ["check_orders", file, "--output", out, "--report", report]
 runpy.run_module("ordersync.orderfile.cli", run_name="__main__")
 """,
     "preview": """
