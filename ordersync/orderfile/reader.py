@@ -1252,7 +1252,6 @@ def _read_ahead(
     # of 0.13 s and held up the parse (5% of the 200,000-row bench).
     import fastexcel  # noqa: F401
     import polars  # noqa: F401
-    import pyarrow  # noqa: F401
 
     try:
         with zipfile.ZipFile(path) as archive:
@@ -1273,6 +1272,8 @@ def _read_ahead(
         except OSError:
             return _ReadAhead(path, sheet)  # no room for the copies
         scanner = SheetScanner(outside)
+        import pyarrow  # noqa: F401 - for the parts' eager reads
+
         return _PartsRead(path, part, sheet, width, scanner, directory)
     return _ReadAhead(path, sheet)
 
@@ -1431,14 +1432,16 @@ class _PartsRead:
             anchor = int(row.group(1)) - 1
 
     def _read_whole(self) -> None:
-        self._frames[0] = _fastexcel_frame(self._path, self.sheet)
+        self._frames[0] = _fastexcel_frame(self._path, self.sheet, eager=True)
 
     def _read(self, index: int, copy: Path) -> None:
         try:
             if not self._closed:
                 # The next part's parse reuses what this one freed: handing it
                 # back to the system each time cost 10,000 page faults (3%).
-                self._frames[index] = _fastexcel_frame(copy, self.sheet, release=False)
+                self._frames[index] = _fastexcel_frame(
+                    copy, self.sheet, release=False, eager=True
+                )
         finally:
             copy.unlink(missing_ok=True)
 
@@ -1540,24 +1543,29 @@ def _anchor_row(number: int, width: int, mark: str) -> bytes:
     return f'<row r="{number}">{cells}</row>'.encode()
 
 
-def _fastexcel_frame(path: Path, sheet: str, *, release: bool = True) -> Any:
+def _fastexcel_frame(
+    path: Path, sheet: str, *, release: bool = True, eager: bool = False
+) -> Any:
     """Return fastexcel's read of ``sheet`` as a polars frame of text, or None
     when fastexcel fails (the per-row read then reports it in its own words).
     With ``release``, the memory the parse freed goes back to the system.
 
-    Read eagerly, fastexcel also builds the Arrow columns without the GIL and
+    Read ``eager``, fastexcel also builds the Arrow columns without the GIL and
     hands them over through pyarrow; read lazily, it builds them when polars asks,
-    holding the GIL (0.28 s for 200,000 rows, while the sheet scan waits).
+    holding the GIL (0.28 s for 200,000 rows, while the sheet scan waits). The
+    parts of a big sheet are read eagerly. A sheet read whole is not: pyarrow's
+    libraries add 30 MB, which a workbook whose strings are all in one table
+    (read whole) cannot spare (297 MB peak on the bench against 270).
     """
     try:
         import fastexcel
 
         loaded = fastexcel.read_excel(str(path)).load_sheet(
-            sheet, header_row=None, dtypes="string", eager=True
+            sheet, header_row=None, dtypes="string", eager=eager
         )
         import polars as pl  # after the parse, which runs without the GIL
 
-        frame = pl.from_arrow(loaded)
+        frame = pl.from_arrow(loaded) if eager else pl.DataFrame(loaded)
         del loaded  # before the memory release below, or it keeps the parse
         return frame
     except Exception:
