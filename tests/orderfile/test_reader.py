@@ -610,6 +610,50 @@ def test_parts_give_every_cell_as_the_per_row_read(tmp_path, in_parts, seed):
     assert (fast, fast_report) == (ref, ref_report)
 
 
+def test_a_sheet_is_read_in_parts_within_the_worker_address_space_cap(tmp_path):
+    # A worker child's address space is capped (WORKER_MEMORY_LIMIT_MB, 3072 MB
+    # by default). The parts are handed over through pyarrow, whose default
+    # allocator (mimalloc) reserved 1.2 GB when first used: the read peaked at
+    # 2.75 GB of address space here and aborted under a 2 GB cap. With the system
+    # allocator it peaks at about 1.7 GB.
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    path = _every_kind_of_cell(tmp_path / "cap.xlsx", seed=8)
+    out = tmp_path / "out.csv"
+    code = (
+        "import resource, sys;"
+        "resource.setrlimit(resource.RLIMIT_AS, (2048 << 20, 2048 << 20));"
+        "from ordersync.orderfile import cli, reader;"
+        "reader._PARTS_FROM_BYTES = 0;"
+        "made = [];"
+        "init = reader._PartsRead.__init__;"
+        "reader._PartsRead.__init__ = lambda self, *a: (init(self, *a),"
+        " made.append(len(self._parts)))[0];"
+        "code = cli.main([sys.argv[1], '--output', sys.argv[2]]);"
+        "print(made, code)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(out)],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == f"[{PARTS}] 0"
+    reference = tmp_path / "reference.csv"
+    from ordersync.orderfile import Options, process, suggest_mapping
+
+    source = open_source(path)
+    mapping = suggest_mapping(source.columns, [v for _, v in source.preview(50)])
+    process(source, mapping, Options(fast=False), output=reference)
+    assert out.read_bytes() == reference.read_bytes()
+
+
 def test_parts_give_the_same_file_and_report(tmp_path, in_parts):
     from .test_fast import both, gen
 
