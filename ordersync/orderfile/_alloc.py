@@ -1,9 +1,10 @@
 """Allocator settings read once, so they are set before polars and pyarrow load.
 
-polars allocates through its own jemalloc, which by default keeps freed pages for
-10 s (and muzzy ones longer), so a check's memory only grew: 288 MB peak on the
-200,000-row bench workbook. Handing dirty pages back after 100 ms keeps it at
-about 250 MB at the same speed (``bench/bench_orderfile.py``).
+polars allocates through its own jemalloc, which it sets to keep freed pages for
+500 ms (and, as "muzzy" pages, 1 s more), and appends this variable's value to
+that, so these win. Handing freed pages back after 100 ms took the 200,000-row
+bench workbook from 288 to about 250 MB peak at the same speed; the 1,000,000-row
+CSV runs about 3% slower for it, well within its target (``bench/bench_orderfile.py``).
 
 pyarrow (which hands over the parts of a big sheet) would otherwise allocate from
 mimalloc, whose first use reserves 1.2 GB of address space: with the worker's

@@ -65,9 +65,13 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         return EXIT_UNREADABLE
     data = report.to_dict(args.lang)
     if args.report:
-        Path(args.report).write_text(
-            json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
+        try:
+            Path(args.report).write_text(
+                json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8"
+            )
+        except OSError as exc:
+            stderr.write(f"{args.report}: {exc}\n")
+            return EXIT_UNREADABLE
     stdout.write(
         f"rows: {report.rows_total}, valid: {report.rows_valid}, "
         f"invalid: {report.rows_invalid}, warnings: {report.warnings_count}\n"

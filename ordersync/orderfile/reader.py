@@ -948,6 +948,7 @@ class ExcelSource(_SourceBase):
                     self._ahead = _read_ahead(
                         self.path, index, name, sheet.width, outside
                     )
+                    import polars  # noqa: F401 - while fastexcel parses
                 ahead = self._ahead
                 scan = None
                 if isinstance(ahead, _PartsRead) and ahead.sheet == name:
@@ -1247,12 +1248,6 @@ def _read_ahead(
     """Start fastexcel's read of a sheet that starts at A1 and is ``width``
     columns wide: part by part (:class:`_PartsRead`) when it is big and the
     workbook's shared strings are few (each part parses all of them again)."""
-    # What fastexcel's thread needs is imported here, before the sheet scan holds
-    # the GIL: imported by that thread, while the scan runs, it took 0.2 s instead
-    # of 0.13 s and held up the parse (5% of the 200,000-row bench).
-    import fastexcel  # noqa: F401
-    import polars  # noqa: F401
-
     try:
         with zipfile.ZipFile(path) as archive:
             part = sheet_part(archive, sheet_index)
@@ -1265,6 +1260,16 @@ def _read_ahead(
         and sizes.get("xl/sharedStrings.xml", 0) <= _PARTS_MAX_STRINGS
         and width <= 26
     ):
+        # What the parts' thread needs is imported here, before the sheet scan
+        # holds the GIL: imported by that thread while the scan ran, it took 0.2 s
+        # instead of 0.13 s and held up the parse (3-5% of the 200,000-row bench).
+        # Without them the whole read is tried, and the per-row read if it fails.
+        try:
+            import fastexcel  # noqa: F401
+            import polars  # noqa: F401
+            import pyarrow  # noqa: F401 - the parts are read eagerly
+        except Exception:
+            return _ReadAhead(path, sheet)
         import tempfile
 
         try:
@@ -1272,8 +1277,6 @@ def _read_ahead(
         except OSError:
             return _ReadAhead(path, sheet)  # no room for the copies
         scanner = SheetScanner(outside)
-        import pyarrow  # noqa: F401 - for the parts' eager reads
-
         return _PartsRead(path, part, sheet, width, scanner, directory)
     return _ReadAhead(path, sheet)
 
@@ -1438,7 +1441,7 @@ class _PartsRead:
         try:
             if not self._closed:
                 # The next part's parse reuses what this one freed: handing it
-                # back to the system each time cost 10,000 page faults (3%).
+                # back to the system each time cost 10,000 page faults (2%).
                 self._frames[index] = _fastexcel_frame(
                     copy, self.sheet, release=False, eager=True
                 )
@@ -1553,9 +1556,10 @@ def _fastexcel_frame(
     Read ``eager``, fastexcel also builds the Arrow columns without the GIL and
     hands them over through pyarrow; read lazily, it builds them when polars asks,
     holding the GIL (0.28 s for 200,000 rows, while the sheet scan waits). The
-    parts of a big sheet are read eagerly. A sheet read whole is not: pyarrow's
-    libraries add 30 MB, which a workbook whose strings are all in one table
-    (read whole) cannot spare (297 MB peak on the bench against 270).
+    parts of a big sheet are read eagerly (and so is such a sheet read whole when
+    it cannot be cut, pyarrow being loaded by then). A sheet read whole from the
+    start is not: pyarrow's libraries add 30 MB, which a workbook whose strings are
+    all in one table (read whole) cannot spare (297 MB peak on the bench, not 272).
     """
     try:
         import fastexcel

@@ -46,3 +46,26 @@ def test_manage_py_check_orders_runs_the_same_pipeline(write):
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip() == "The file is empty."
+
+
+def test_a_report_that_cannot_be_written_exits_2_with_a_message(
+    write, tmp_path, capsys
+):
+    report = tmp_path / "missing" / "report.json"
+    code = main([str(write(EXAMPLE)), "--report", str(report)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{report}: ") and "No such file or directory" in err
+    assert "Traceback" not in err
+
+
+def test_the_program_form_gives_the_file_and_exit_code(write, tmp_path):
+    out = tmp_path / "out.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "ordersync.orderfile.cli", str(write(EXAMPLE)),
+         "--output", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "rows: 3, valid: 3" in result.stdout
+    assert out.read_text().count("\n") == 4
