@@ -1261,12 +1261,13 @@ def _read_ahead(
         and width <= 26
     ):
         # What the parts' thread needs is imported here, before the sheet scan
-        # holds the GIL: imported by that thread while the scan ran, it took 0.2 s
-        # instead of 0.13 s and held up the parse (3-5% of the 200,000-row bench).
-        # Without them the whole read is tried, and the per-row read if it fails.
+        # holds the GIL: imported by that thread while the scan ran, fastexcel,
+        # pyarrow and polars took 0.2 s instead of 0.13 s and held up the parse
+        # (3-5% of the 200,000-row bench). polars, which turns the parts into
+        # frames in this thread, is imported once they are written (4% more).
+        # Without these the whole read is tried, and the per-row read if it fails.
         try:
             import fastexcel  # noqa: F401
-            import polars  # noqa: F401
             import pyarrow  # noqa: F401 - the parts are read eagerly
         except Exception:
             return _ReadAhead(path, sheet)
@@ -1435,16 +1436,12 @@ class _PartsRead:
             anchor = int(row.group(1)) - 1
 
     def _read_whole(self) -> None:
-        self._frames[0] = _fastexcel_frame(self._path, self.sheet, eager=True)
+        self._frames[0] = _fastexcel_batch(self._path, self.sheet, release=True)
 
     def _read(self, index: int, copy: Path) -> None:
         try:
             if not self._closed:
-                # The next part's parse reuses what this one freed: handing it
-                # back to the system each time cost 10,000 page faults (2%).
-                self._frames[index] = _fastexcel_frame(
-                    copy, self.sheet, release=False, eager=True
-                )
+                self._frames[index] = _fastexcel_batch(copy, self.sheet)
         finally:
             copy.unlink(missing_ok=True)
 
@@ -1454,7 +1451,7 @@ class _PartsRead:
         anchors = [anchor for anchor, _ in self._parts]
         for index, (anchor, future) in enumerate(self._parts):
             future.result()
-            frame = self._frames.pop(index, None)  # dropped once checked
+            frame = _as_frame(self._frames.pop(index, None))  # dropped once checked
             end = anchors[index + 1] + 1 if index + 1 < len(anchors) else None
             if anchor and frame is not None:
                 mark = frame.row(0) if frame.height else ()
@@ -1546,37 +1543,67 @@ def _anchor_row(number: int, width: int, mark: str) -> bytes:
     return f'<row r="{number}">{cells}</row>'.encode()
 
 
-def _fastexcel_frame(
-    path: Path, sheet: str, *, release: bool = True, eager: bool = False
-) -> Any:
+def _fastexcel_frame(path: Path, sheet: str) -> Any:
     """Return fastexcel's read of ``sheet`` as a polars frame of text, or None
     when fastexcel fails (the per-row read then reports it in its own words).
-    With ``release``, the memory the parse freed goes back to the system.
 
-    Read ``eager``, fastexcel also builds the Arrow columns without the GIL and
-    hands them over through pyarrow; read lazily, it builds them when polars asks,
-    holding the GIL (0.28 s for 200,000 rows, while the sheet scan waits). The
-    parts of a big sheet are read eagerly (and so is such a sheet read whole when
-    it cannot be cut, pyarrow being loaded by then). A sheet read whole from the
-    start is not: pyarrow's libraries add 30 MB, which a workbook whose strings are
-    all in one table (read whole) cannot spare (297 MB peak on the bench, not 272).
+    fastexcel builds the Arrow columns when polars asks for them, holding the GIL
+    (0.28 s for 200,000 rows, while the sheet scan waits): the parts of a big
+    sheet are read by :func:`_fastexcel_batch` instead. A sheet read whole is
+    not: pyarrow's libraries add 30 MB, which a workbook whose strings are all in
+    one table (read whole) cannot spare (297 MB peak on the bench, not 272).
     """
     try:
         import fastexcel
 
         loaded = fastexcel.read_excel(str(path)).load_sheet(
-            sheet, header_row=None, dtypes="string", eager=eager
+            sheet, header_row=None, dtypes="string"
         )
         import polars as pl  # after the parse, which runs without the GIL
 
-        frame = pl.from_arrow(loaded) if eager else pl.DataFrame(loaded)
+        frame = pl.DataFrame(loaded)
         del loaded  # before the memory release below, or it keeps the parse
         return frame
     except Exception:
         return None
     finally:
+        _release_freed_memory()
+
+
+def _fastexcel_batch(path: Path, sheet: str, *, release: bool = False) -> Any:
+    """Return fastexcel's read of ``sheet`` as a pyarrow batch of text columns,
+    or None when fastexcel fails; :func:`_as_frame` turns it into a frame.
+
+    Read so (eagerly), fastexcel builds the Arrow columns without the GIL too,
+    and the reading thread needs neither the GIL for long nor polars. Unless
+    ``release``, the memory the parse freed is kept: the next part's parse reuses
+    it (handing it back to the system each time cost 10,000 page faults, 2% of
+    the bench).
+    """
+    try:
+        import fastexcel
+
+        return fastexcel.read_excel(str(path)).load_sheet(
+            sheet, header_row=None, dtypes="string", eager=True
+        )
+    except Exception:
+        return None
+    finally:
         if release:
             _release_freed_memory()
+
+
+def _as_frame(batch: Any) -> Any:
+    # A pyarrow batch from _fastexcel_batch as a polars frame (0.05 s for 200,000
+    # rows), or None.
+    if batch is None:
+        return None
+    import polars as pl
+
+    try:
+        return pl.from_arrow(batch)
+    except Exception:
+        return None
 
 
 # Rows per workbook batch: with calamine's parsed sheet in memory, 10,000 keeps the
