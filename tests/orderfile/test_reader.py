@@ -1,6 +1,8 @@
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from ordersync.orderfile import LimitExceededError, SourceError, open_source
@@ -982,3 +984,37 @@ def test_a_big_shared_strings_sheet_read_fast_never_parses_the_whole_table(
     assert rows == _reference_rows(open_source(inline))
     # The per-row read opens it when needed, with the same rows.
     assert _reference_rows(open_source(shared)) == rows
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="0189-: .truefals٣", max_size=30),
+            st.sampled_from(
+                [
+                    "2026-10-05 00:00:00",
+                    "1899-12-31 12:00:00",
+                    "true",
+                    "false",
+                    "2026-10-05 10:00:00.5",
+                    "2026-10-05 10:00:00",
+                    "True",
+                    "",
+                    None,
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_texts_fastexcel_may_print_otherwise_are_found_by_length_first(values):
+    import polars as pl
+
+    frame = pl.DataFrame({"c0": values}, schema={"c0": pl.String})
+    everything = frame.select(
+        pl.col("c0").str.contains(reader_module._RUST_DATES).any()
+    )
+    assert frame.select(reader_module._printed_otherwise(["c0"])).row(0) == (
+        everything.item(),
+    )
