@@ -49,7 +49,7 @@ and every field it cannot vouch for, to the reference, so both give the same fil
 and report (``tests/orderfile/test_fast.py``).
 """
 
-from . import _alloc  # noqa: F401 - before polars is imported
+from . import _runtime  # noqa: F401 - before polars is imported
 from .errors import (
     LimitExceededError,
     MappingError,
