@@ -1543,10 +1543,11 @@ def _fastexcel_frame(path: Path, sheet: str) -> Any:
     when fastexcel fails (the per-row read then reports it in its own words).
 
     fastexcel builds the Arrow columns when polars asks for them, holding the GIL
-    (0.28 s for 200,000 rows, while the sheet scan waits): the parts of a big
-    sheet are read by :func:`_fastexcel_batch` instead. A sheet read whole is
-    not: pyarrow's libraries add 30 MB, which a workbook whose strings are all in
-    one table (read whole) cannot spare (297 MB peak on the bench, not 272).
+    (0.28 s for 200,000 rows, while the sheet scan waits), so the parts of a big
+    sheet are read by :func:`_fastexcel_batch` instead. A sheet read whole from the
+    start is read here all the same: that one needs pyarrow, whose libraries add
+    30 MB, which a workbook whose strings are all in one table (read whole) cannot
+    spare (297 MB peak on the bench, not 272).
     """
     try:
         import fastexcel
