@@ -1260,7 +1260,8 @@ def _read_ahead(
         # pyarrow and polars took 0.2 s instead of 0.13 s and held up the parse
         # (3-5% of the 200,000-row bench). polars, which turns the parts into
         # frames in this thread, is imported once they are written (4% more).
-        # Without these the whole read is tried, and the per-row read if it fails.
+        # (Not so for a sheet read whole: see _fastexcel_frame.) Without these
+        # the sheet is read whole, lazily, or per row.
         try:
             import fastexcel  # noqa: F401
             import pyarrow  # noqa: F401 - the parts are read eagerly
@@ -1539,16 +1540,19 @@ def _anchor_row(number: int, width: int, mark: str) -> bytes:
 
 
 def _fastexcel_frame(path: Path, sheet: str) -> Any:
-    """Return fastexcel's read of ``sheet`` as a polars frame of text, or None
-    when fastexcel fails (the per-row read then reports it in its own words).
+    """Return fastexcel's read of a whole ``sheet`` as a polars frame of text, or
+    None when fastexcel fails (the per-row read then reports it in its own words).
 
-    fastexcel builds the Arrow columns when polars asks for them, holding the GIL
-    (0.28 s for 200,000 rows, while the sheet scan waits), so the parts of a big
-    sheet are read by :func:`_fastexcel_batch` instead. A sheet read whole from the
-    start is read here all the same: that one needs pyarrow, whose libraries add
-    30 MB, which a workbook whose strings are all in one table (read whole) cannot
-    spare (297 MB peak on the bench, not 272).
+    Read as :func:`_fastexcel_batch` reads (the Arrow columns built without the
+    GIL: 3% faster on the Excel-saved bench workbook), or, without pyarrow,
+    lazily: fastexcel then builds them when polars asks, holding the GIL. pyarrow
+    is left for fastexcel to import once it has parsed the sheet: imported before,
+    it took that workbook to 314 MB peak, not 275.
     """
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is not None:
+        return _as_frame(_fastexcel_batch(path, sheet, release=True))
     try:
         import fastexcel
 
@@ -1570,8 +1574,10 @@ def _fastexcel_batch(path: Path, sheet: str, *, release: bool = False) -> Any:
     """Return fastexcel's read of ``sheet`` as a pyarrow batch of text columns,
     or None when fastexcel fails; :func:`_as_frame` turns it into a frame.
 
-    Read so (eagerly), fastexcel builds the Arrow columns without the GIL too,
-    and the reading thread needs neither the GIL for long nor polars. Unless
+    Read so (eagerly), fastexcel builds the Arrow columns without the GIL too
+    (read lazily, it builds them when polars asks, holding the GIL for 0.28 s per
+    200,000 rows while the sheet scan waits), and the reading thread needs neither
+    the GIL for long nor polars. Unless
     ``release``, the memory the parse freed is kept: the next part's parse reuses
     it (handing it back to the system each time cost 10,000 page faults, 2% of
     the bench).
