@@ -636,7 +636,7 @@ def test_a_sheet_is_read_in_parts_within_the_worker_address_space_cap(tmp_path):
     # by default). The parts are handed over through pyarrow, whose default
     # allocator (mimalloc) reserved 1.2 GB when first used: the read peaked at
     # 2.75 GB of address space here and aborted under a 2 GB cap. With the system
-    # allocator it peaks at about 1.7 GB.
+    # allocator it peaks at about 1.6 GB.
     import subprocess
     import sys
 
