@@ -44,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Run check_orders with parsed ``args``; return the exit code."""
+    source = None
     try:
         source = open_source(args.file, sheet=args.sheet, read_ahead=True)
         if args.mapping:
@@ -63,6 +64,9 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     except (OSError, json.JSONDecodeError) as exc:
         stderr.write(f"{args.file}: {exc}\n")
         return EXIT_UNREADABLE
+    finally:
+        if source is not None:
+            source.close()
     data = report.to_dict(args.lang)
     if args.report:
         try:

@@ -156,14 +156,23 @@ class Mapping:
                 raise MappingError("mapping_invalid", detail=f"columns of {name}")
             if columns:
                 clean[name] = columns
-        constants = {str(k): str(v) for k, v in (data.get("constants") or {}).items()}
+        constants = data.get("constants") or {}
+        if not isinstance(constants, dict):
+            raise MappingError("mapping_invalid", detail="constants is not an object")
+        ignored = data.get("ignored") or []
+        if not isinstance(ignored, list):
+            raise MappingError("mapping_invalid", detail="ignored is not a list")
+        confidence = data.get("confidence") or {}
+        if not isinstance(confidence, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool)
+            for v in confidence.values()
+        ):
+            raise MappingError("mapping_invalid", detail="confidence")
         mapping = cls(
             fields=clean,
-            constants=constants,
-            ignored=[str(c) for c in data.get("ignored") or []],
-            confidence={
-                str(k): float(v) for k, v in (data.get("confidence") or {}).items()
-            },
+            constants={str(k): str(v) for k, v in constants.items()},
+            ignored=[str(c) for c in ignored],
+            confidence={str(k): float(v) for k, v in confidence.items()},
             name=str(data.get("name") or ""),
         )
         mapping.check_shape()

@@ -133,6 +133,9 @@ class _SourceBase:
     def _preview_batches(self) -> Iterator[Batch]:
         return self.iter_batches(fast=False)
 
+    def close(self) -> None:
+        """Stop and drop what is being read ahead, if the rows will not be read."""
+
     def describe(self) -> dict[str, Any]:
         """Return what was detected, as a JSON-ready dict."""
         return {
@@ -799,6 +802,14 @@ class ExcelSource(_SourceBase):
                 self._ahead.close()
                 self._ahead = None
             raise
+
+    def close(self) -> None:
+        """Stop and drop the sheet being read ahead, if the rows will not be read
+        (reading them closes it too): a thread still parsing when the interpreter
+        exits can abort the process."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.close()
 
     @property
     def _book(self) -> Any:
@@ -1544,26 +1555,25 @@ def _fastexcel_frame(path: Path, sheet: str) -> Any:
     None when fastexcel fails (the per-row read then reports it in its own words).
 
     Read as :func:`_fastexcel_batch` reads (the Arrow columns built without the
-    GIL: 3% faster on the Excel-saved bench workbook), or, without pyarrow,
-    lazily: fastexcel then builds them when polars asks, holding the GIL. pyarrow
-    is left for fastexcel to import once it has parsed the sheet: imported before,
-    it took that workbook to 314 MB peak, not 275.
+    GIL: 7% faster on the Excel-saved bench workbook, at the same peak), or, when
+    pyarrow cannot be imported, again lazily: fastexcel then builds them when
+    polars asks, holding the GIL. fastexcel imports pyarrow itself once it has
+    parsed the sheet: imported before, it took that workbook to 314 MB peak, not 275.
     """
-    import importlib.util
-
-    if importlib.util.find_spec("pyarrow") is not None:
-        return _as_frame(_fastexcel_batch(path, sheet, release=True))
     try:
-        import fastexcel
+        try:
+            return _as_frame(_eager_read(path, sheet))
+        except ImportError:  # pyarrow missing or broken
+            import fastexcel
 
-        loaded = fastexcel.read_excel(str(path)).load_sheet(
-            sheet, header_row=None, dtypes="string"
-        )
-        import polars as pl  # after the parse, which runs without the GIL
+            loaded = fastexcel.read_excel(str(path)).load_sheet(
+                sheet, header_row=None, dtypes="string"
+            )
+            import polars as pl  # after the parse, which runs without the GIL
 
-        frame = pl.DataFrame(loaded)
-        del loaded  # before the memory release below, or it keeps the parse
-        return frame
+            frame = pl.DataFrame(loaded)
+            del loaded  # before the memory release below, or it keeps the parse
+            return frame
     except Exception:
         return None
     finally:
@@ -1577,22 +1587,25 @@ def _fastexcel_batch(path: Path, sheet: str, *, release: bool = False) -> Any:
     Read so (eagerly), fastexcel builds the Arrow columns without the GIL too
     (read lazily, it builds them when polars asks, holding the GIL for 0.28 s per
     200,000 rows while the sheet scan waits), and the reading thread needs neither
-    the GIL for long nor polars. Unless
-    ``release``, the memory the parse freed is kept: the next part's parse reuses
-    it (handing it back to the system each time cost 10,000 page faults, 2% of
-    the bench).
+    the GIL for long nor polars. Unless ``release``, the memory the parse freed is
+    kept: the next part's parse reuses it (handing it back to the system each time
+    cost 10,000 page faults, 2% of the bench).
     """
     try:
-        import fastexcel
-
-        return fastexcel.read_excel(str(path)).load_sheet(
-            sheet, header_row=None, dtypes="string", eager=True
-        )
+        return _eager_read(path, sheet)
     except Exception:
         return None
     finally:
         if release:
             _release_freed_memory()
+
+
+def _eager_read(path: Path, sheet: str) -> Any:
+    import fastexcel
+
+    return fastexcel.read_excel(str(path)).load_sheet(
+        sheet, header_row=None, dtypes="string", eager=True
+    )
 
 
 def _as_frame(batch: Any) -> Any:

@@ -786,6 +786,15 @@ def _validate(upload: Upload, path: Path) -> None:
     fixed = _error_ids_of(upload.fixes_of) if upload.fixes_of_id else None
     # Every row is read on the fast path unless only fixed rows are wanted.
     source = _open(upload, path, read_ahead=fixed is None)
+    try:
+        _check(upload, path, source, fixed, started)
+    finally:
+        source.close()  # a failure before the rows were read leaves it reading
+
+
+def _check(
+    upload: Upload, path: Path, source: Any, fixed: set[str] | None, started: Any
+) -> None:
     mapping = orderfile.Mapping.from_dict(upload.mapping)
     progress: Callable[[int, float], None] | None = _progress(upload)
     checked = source

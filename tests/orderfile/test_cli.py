@@ -69,3 +69,28 @@ def test_the_program_form_gives_the_file_and_exit_code(write, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "rows: 3, valid: 3" in result.stdout
     assert out.read_text().count("\n") == 4
+
+
+def test_a_mapping_file_of_the_wrong_shape_exits_2_with_a_message(
+    write, tmp_path, capsys
+):
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text('{"constants": [1]}', encoding="utf-8")
+    code = main([str(write(EXAMPLE)), "--mapping", str(mapping), "--lang", "en"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "The mapping cannot be used: constants is not an object.\n"
+    )
+
+
+def test_a_run_that_fails_before_reading_stops_the_read_ahead(tmp_path):
+    # The sheet is still being read in a thread when the options turn out wrong:
+    # the command stops it before returning (a thread parsing while the
+    # interpreter exits can abort the process).
+    import threading
+
+    from .test_fast import gen
+
+    path = gen.write_xlsx(tmp_path / "big.xlsx", 40_000, seed=3)
+    assert main([str(path), "--timezone", "Mars/Base"]) == 2
+    assert not [t for t in threading.enumerate() if t.name.startswith("xlsx-read")]

@@ -53,7 +53,11 @@ def test_mapping_round_trips_through_json():
      ({"fields": {"id": ["a", "b"]}}, "id takes only one column"),
      ({"constants": {"emails": "x"}}, "emails cannot be a constant"),
      ({"fields": {"emails": ["a"], "phones": ["a"]}},
-      "a column feeds more than one field")],
+      "a column feeds more than one field"),
+     ({"constants": [1]}, "constants is not an object"),
+     ({"ignored": 5}, "ignored is not a list"),
+     ({"confidence": {"id": "x"}}, "confidence"),
+     ({"confidence": [0.5]}, "confidence")],
 )  # fmt: skip
 def test_malformed_mappings_are_refused(data, detail):
     with pytest.raises(MappingError) as caught:
