@@ -798,9 +798,7 @@ class ExcelSource(_SourceBase):
         try:
             self._open_sheet(worksheets, sheet, header_row)
         except BaseException:
-            if self._ahead is not None:  # started for a sheet that cannot be read
-                self._ahead.close()
-                self._ahead = None
+            self.close()  # a read started for a sheet that cannot be read
             raise
 
     def close(self) -> None:
